@@ -24,7 +24,10 @@ def _load(path: Path, source: str) -> Template:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise TemplateError(f"{path}: template files must be UTF-8 text") from None
-        _cache[key] = parse_template(text, source=source, path=path)
+        template = parse_template(text, source=source, path=path)
+        if template.name != path.stem:
+            raise TemplateError(f"{path}: name {template.name!r} must match the file name {path.stem!r}")
+        _cache[key] = template
     return _cache[key]
 
 

@@ -120,6 +120,8 @@ class Template(BaseModel):
                 f" (plus {', '.join(STANDARD_VARIABLES)})"
             )
         out: dict[str, Any] = {k: values.get(k) for k in STANDARD_VARIABLES}
+        out["length"] = out["length"] or self.length
+        out["style"] = out["style"] or self.style
         missing = []
         for name, var in self.variables.items():
             if name in values and values[name] is not None:
@@ -206,6 +208,17 @@ def parse_template(text: str, *, source: str = "user", path: Path | None = None)
         raise TemplateError(
             f"{where}: body uses {', '.join(sorted(undeclared))} but does not declare it under 'variables'"
         )
+    for vname, var in template.variables.items():
+        if var.default is not None:
+            try:
+                var.coerce(vname, var.default)
+            except TemplateError as exc:
+                raise TemplateError(f"{where}: default of {exc}") from None
+    for i, example in enumerate(template.examples, 1):
+        try:
+            template.resolve(example.vars)
+        except TemplateError as exc:
+            raise TemplateError(f"{where}: example {i}: {exc}") from None
     return template
 
 

@@ -1,0 +1,85 @@
+"""The Python facade: one object that holds settings and a model and runs every operation.
+
+    from draftsmith import Assistant
+    a = Assistant(model="qwen2.5-0.5b")
+    print(a.correct("She go to school every day.").text)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from draftsmith.config import Settings, load_settings
+from draftsmith.models.base import Model
+from draftsmith.models.catalog import Progress
+from draftsmith.models.loader import load_model
+from draftsmith.writing import continuation, correct, generate, rewrite, summarize, translate
+from draftsmith.writing.base import OnText, Result
+from draftsmith.writing.correct import CorrectionResult
+from draftsmith.writing.summarize import OutlineResult, TitleResult
+
+
+class Assistant:
+    """Runs writing operations on one model. The model opens on first use."""
+
+    def __init__(self, model: str | Model | None = None, *, settings: Settings | None = None,
+                 progress: Progress | None = None, **overrides: Any):
+        self.settings = settings or load_settings(**overrides)
+        self._model = model if isinstance(model, Model) else None
+        self._spec = None if isinstance(model, Model) else model
+        self._progress = progress
+
+    @property
+    def model(self) -> Model:
+        if self._model is None:
+            self._model = load_model(self._spec, self.settings, self._progress)
+        return self._model
+
+    def write(self, instruction: str | None = None, *, template: str | None = None,
+              variables: dict[str, Any] | None = None, length: int | None = None, style: str | None = None,
+              lang: str | None = None, temperature: float | None = None, seed: int | None = None,
+              max_tokens: int | None = None, on_text: OnText | None = None) -> Result:
+        return generate.write(self.model, instruction, template=template, variables=variables, length=length,
+                              style=style, lang=lang or self.settings.language,
+                              temperature=temperature, seed=self._seed(seed),
+                              max_tokens=max_tokens, on_text=on_text)
+
+    def rewrite(self, text: str, *, style: str, lang: str | None = None, temperature: float | None = None,
+                seed: int | None = None, on_text: OnText | None = None) -> Result:
+        return rewrite.rewrite(self.model, self._check(text), style=style, lang=lang, temperature=temperature,
+                               seed=self._seed(seed), on_text=on_text)
+
+    def translate(self, text: str, *, to: str, source: str | None = None, glossary: dict[str, str] | None = None,
+                  on_text: OnText | None = None) -> Result:
+        return translate.translate(self.model, self._check(text), to=to, source=source, glossary=glossary,
+                                   on_text=on_text)
+
+    def correct(self, text: str, *, lang: str | None = None, speculative: bool = True) -> CorrectionResult:
+        return correct.correct(self.model, self._check(text), lang=lang, speculative=speculative)
+
+    def continue_text(self, text: str, *, words: int = 100, lang: str | None = None,
+                      temperature: float | None = None, seed: int | None = None,
+                      on_text: OnText | None = None) -> Result:
+        return continuation.continue_text(self.model, self._check(text), words=words, lang=lang,
+                                          temperature=temperature, seed=self._seed(seed),
+                                          on_text=on_text)
+
+    def summarize(self, text: str, *, words: int = 80, lang: str | None = None,
+                  on_text: OnText | None = None) -> Result:
+        return summarize.summarize(self.model, self._check(text), words=words, lang=lang, on_text=on_text)
+
+    def outline(self, *, topic: str = "", text: str = "", sections: int = 5, lang: str | None = None,
+                on_text: OnText | None = None) -> OutlineResult:
+        return summarize.outline(self.model, topic=topic, text=text, sections=sections, lang=lang, on_text=on_text)
+
+    def title(self, text: str, *, count: int = 5, lang: str | None = None,
+              on_text: OnText | None = None) -> TitleResult:
+        return summarize.title(self.model, self._check(text), count=count, lang=lang, on_text=on_text)
+
+    def _check(self, text: str) -> str:
+        from draftsmith.writing.base import check_text
+
+        return check_text(text, max_chars=self.settings.max_input_chars)
+
+    def _seed(self, value: int | None) -> int | None:
+        return value if value is not None else self.settings.seed

@@ -1,0 +1,84 @@
+"""The draftsmith command line: one Typer app, one module per command group.
+
+Errors are caught once, here, and shown as one line on stderr (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from draftsmith.errors import DraftsmithError
+
+app = typer.Typer(
+    name="draftsmith",
+    help="Offline-first AI writing assistant: write, rewrite, translate, correct, continue, summarize.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def _register() -> None:
+    from draftsmith.cli import config_cmd, models_cmd, ops, templates_cmd
+
+    ops.register(app)
+    app.add_typer(templates_cmd.app, name="templates")
+    app.add_typer(models_cmd.app, name="models")
+    app.add_typer(config_cmd.app, name="config")
+
+
+_register()
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turn every failure into one line and an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        app(args=argv, standalone_mode=False)
+        return 0
+    except DraftsmithError as exc:
+        if debug:
+            raise
+        _error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        _error("interrupted; nothing was written")
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        _error("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # an unexpected failure still gets one line
+        if debug:
+            raise
+        _error(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The default backend: a GGUF file run in-process by llama.cpp (llama-cpp-python).
+
+One ``Llama`` per model file. Its KV cache keeps the longest common prefix between calls, so a
+template's system prompt and few-shot turns are evaluated once per process. Prompt-lookup
+speculative decoding is switched on per call; logits are computed only where they are sampled
+(the drafted positions), never for the whole prompt.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from draftsmith.errors import ModelError
+from draftsmith.models.base import Chunk, GenParams, Message, Model, Score, Usage
+
+DRAFT_TOKENS = 10
+
+
+def _llama_class():
+    try:
+        import llama_cpp
+        import numpy as np
+        from llama_cpp.llama_speculative import LlamaDraftModel
+    except ImportError as exc:  # pragma: no cover - the dependency is required
+        raise ModelError(f"llama-cpp-python is not installed ({exc}); pip install llama-cpp-python") from None
+
+    class RecentLookup(LlamaDraftModel):
+        """Prompt-lookup drafting that copies from the most recent earlier occurrence of the last n-gram
+        (the user's text comes last in the prompt, after any few-shot examples)."""
+
+        def __call__(self, input_ids, /, **kwargs):
+            ids = np.asarray(input_ids)
+            n = len(ids)
+            for size in (3, 2, 1):
+                if n <= size:
+                    continue
+                tail = ids[n - size:]
+                windows = np.lib.stride_tricks.sliding_window_view(ids[: n - 1], size)
+                hits = np.nonzero(np.all(windows == tail, axis=1))[0]
+                if len(hits):
+                    start = int(hits[-1]) + size
+                    return ids[start: min(start + DRAFT_TOKENS, n)].astype(np.intc)
+            return np.array([], dtype=np.intc)
+
+    class SparseLogitsLlama(llama_cpp.Llama):
+        """A Llama whose eval asks llama.cpp for logits of the last ``want_logits`` tokens only."""
+
+        want_logits = 1
+        lookup = RecentLookup()
+
+        def eval(self, tokens):
+            self._ctx.kv_cache_seq_rm(-1, self.n_tokens, -1)
+            total = len(tokens)
+            want = (DRAFT_TOKENS + 1) if self.draft_model is not None else self.want_logits
+            for i in range(0, total, self.n_batch):
+                batch = tokens[i: min(total, i + self.n_batch)]
+                n_past = self.n_tokens
+                self._batch.set_batch(batch=batch, n_past=n_past, logits_all=False)
+                for j in range(len(batch)):
+                    if i + j >= total - want:
+                        self._batch.batch.logits[j] = True
+                self._ctx.decode(self._batch)
+                self.input_ids[n_past: n_past + len(batch)] = batch
+                self.n_tokens += len(batch)
+                self._requires_eval = False
+
+    return SparseLogitsLlama
+
+
+class LlamaCppModel(Model):
+    def __init__(self, path: str | Path, *, name: str | None = None, n_ctx: int = 8192,
+                 n_threads: int | None = None, n_batch: int = 512):
+        self.path = Path(path)
+        self.name = name or self.path.stem
+        self.n_ctx = n_ctx
+        if not self.path.is_file():
+            raise ModelError(f"model file {self.path} does not exist")
+        cls = _llama_class()
+        threads = n_threads or os.cpu_count() or 2
+        try:
+            self.llm = cls(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                           n_batch=n_batch, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"cannot load {self.path}: {exc}; the file may be corrupted or not a GGUF model") from None
+        self.lock = threading.RLock()
+
+    def info(self) -> dict[str, Any]:
+        meta = getattr(self.llm, "metadata", {}) or {}
+        return {"name": self.name, "backend": "llama.cpp", "path": str(self.path), "n_ctx": self.n_ctx,
+                "architecture": meta.get("general.architecture"), "model_name": meta.get("general.name"),
+                "size_bytes": self.path.stat().st_size}
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _check_fits(self, messages: list[Message], params: GenParams) -> None:
+        prompt = sum(self.count_tokens(m.content) + 4 for m in messages)
+        if prompt + params.max_tokens > self.n_ctx:
+            raise ModelError(
+                f"prompt ({prompt} tokens) plus max_tokens ({params.max_tokens}) exceeds the context window "
+                f"of {self.n_ctx}; shorten the input or raise n_ctx"
+            )
+
+    def stream(self, messages: list[Message], params: GenParams) -> Iterator[Chunk]:
+        self._check_fits(messages, params)
+        kwargs: dict[str, Any] = dict(
+            messages=[m.model_dump() for m in messages], stream=True, max_tokens=params.max_tokens,
+            temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
+            repeat_penalty=params.repeat_penalty, stop=params.stop or None, seed=params.seed,
+        )
+        if params.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": params.json_schema}
+        with self.lock:
+            self.llm.draft_model = self.llm.lookup if params.speculative else None
+            produced: list[str] = []
+            finish: str | None = None
+            try:
+                for part in self.llm.create_chat_completion(**kwargs):
+                    choice = part["choices"][0]
+                    text = choice["delta"].get("content") or ""
+                    if text:
+                        produced.append(text)
+                        yield Chunk(text=text)
+                    finish = choice.get("finish_reason") or finish
+            except (RuntimeError, ValueError) as exc:
+                raise ModelError(f"model {self.name} failed while generating: {exc}") from None
+            finally:
+                self.llm.draft_model = None
+            completion_tokens = self.count_tokens("".join(produced)) if produced else 0
+            usage = Usage(prompt_tokens=max(self.llm.n_tokens - completion_tokens, 0),
+                          completion_tokens=completion_tokens)
+            yield Chunk(finish_reason=finish or "stop", usage=usage)
+
+    def score(self, context: str, continuation: str) -> Score:
+        import numpy as np
+
+        with self.lock:
+            ctx_tokens = self.llm.tokenize(context.encode("utf-8"), add_bos=False, special=False)
+            joint = self.llm.tokenize((context + continuation).encode("utf-8"), add_bos=False, special=False)
+            shared = 0
+            for a, b in zip(ctx_tokens, joint, strict=False):
+                if a != b:
+                    break
+                shared += 1
+            shared = max(shared, 1)
+            cont = joint[shared:]
+            if not cont:
+                return Score(logprob=0.0, tokens=0)
+            if len(joint) > self.n_ctx:
+                raise ModelError(f"text to score is longer than the context window ({self.n_ctx} tokens)")
+            tail = [joint[shared - 1], *cont]
+            self.llm.reset()
+            self.llm.want_logits = 1
+            if shared > 1:
+                self.llm.eval(joint[: shared - 1])
+            self.llm.want_logits = len(tail)
+            try:
+                self.llm.eval(tail)
+            finally:
+                self.llm.want_logits = 1
+            logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(len(tail), self.llm.n_vocab()))
+            total = 0.0
+            for row, token in zip(logits[:-1], cont, strict=True):
+                peak = float(row.max())
+                total += float(row[token]) - peak - math.log(float(np.exp(row - peak).sum()))
+            self.llm.reset()
+            return Score(logprob=total, tokens=len(cont))
+
+    def close(self) -> None:
+        close = getattr(self.llm, "close", None)
+        if close:
+            close()

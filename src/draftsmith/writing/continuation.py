@@ -1,0 +1,74 @@
+"""continue: more text after the user's, in the same language and voice."""
+
+from __future__ import annotations
+
+import re
+
+from draftsmith.languages import count_words, is_cjk, language_name
+from draftsmith.models.base import Model
+from draftsmith.prompts.registry import get_template
+from draftsmith.writing.base import (
+    OnText,
+    Result,
+    Tally,
+    check_text,
+    clean_output,
+    max_tokens_for,
+    output_language,
+    require_output,
+    run_template,
+    template_params,
+)
+
+CONTEXT_CHARS = 3000  # the tail of the document the model sees
+
+
+def continue_text(
+    model: Model,
+    text: str,
+    *,
+    words: int = 100,
+    lang: str | None = None,
+    template: str = "continue",
+    temperature: float | None = None,
+    seed: int | None = None,
+    on_text: OnText | None = None,
+) -> Result:
+    """Write about ``words`` more words (characters for CJK) that follow on from ``text``."""
+    check_text(text)
+    language = output_language(lang, text)
+    tpl = get_template(template)
+    context = text[-CONTEXT_CHARS:]
+    if len(text) > CONTEXT_CHARS:
+        cut = context.find(" ")
+        context = context[cut + 1:] if 0 <= cut < 200 else context
+    tally = Tally()
+    params = template_params(tpl, temperature, seed=seed, max_tokens=max_tokens_for(words, language))
+    values = {"lang": language, "language": language_name(language), "text": context, "words": words}
+    completion = run_template(model, tpl, values, params, on_text, tally)
+    out = clean_output(completion.text)
+    if out.startswith(context.strip()[:40]):  # the model repeated the input first
+        out = out[len(context.strip()):].lstrip()
+    out = require_output(trim_to_words(out, words, language), model, "continue")
+    return Result(operation="continue", text=out, model=model.name, language=language, template=tpl.name,
+                  usage=tally.usage, timings=tally.timings())
+
+
+def trim_to_words(text: str, words: int, lang: str) -> str:
+    """Cut to about ``words`` words, at the last sentence end that keeps at least half of them."""
+    limit = int(words * 1.15)
+    if count_words(text) <= limit:
+        return text
+    ends = list(re.finditer(r"[.!?。！？…][\"'”’」)]*", text))
+    best = None
+    for m in ends:
+        n = count_words(text[: m.end()])
+        if n > limit:
+            break
+        if n >= words // 2:
+            best = m.end()
+    if best:
+        return text[:best]
+    if is_cjk(lang):
+        return text[:limit]
+    return " ".join(text.split()[:limit])
