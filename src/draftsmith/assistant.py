@@ -47,34 +47,42 @@ class Assistant:
     def rewrite(self, text: str, *, style: str, lang: str | None = None, temperature: float | None = None,
                 seed: int | None = None, on_text: OnText | None = None) -> Result:
         return rewrite.rewrite(self.model, self._check(text), style=style, lang=lang, temperature=temperature,
-                               seed=self._seed(seed), on_text=on_text)
+                               seed=self._seed(seed), on_text=on_text, max_chars=self._limit)
 
     def translate(self, text: str, *, to: str, source: str | None = None, glossary: dict[str, str] | None = None,
                   on_text: OnText | None = None) -> Result:
         return translate.translate(self.model, self._check(text), to=to, source=source, glossary=glossary,
-                                   on_text=on_text)
+                                   on_text=on_text, max_chars=self._limit)
 
     def correct(self, text: str, *, lang: str | None = None, speculative: bool = True) -> CorrectionResult:
-        return correct.correct(self.model, self._check(text), lang=lang, speculative=speculative)
+        return correct.correct(self.model, self._check(text), lang=lang, speculative=speculative,
+                               max_chars=self._limit)
 
     def continue_text(self, text: str, *, words: int = 100, lang: str | None = None,
                       temperature: float | None = None, seed: int | None = None,
                       on_text: OnText | None = None) -> Result:
         return continuation.continue_text(self.model, self._check(text), words=words, lang=lang,
                                           temperature=temperature, seed=self._seed(seed),
-                                          on_text=on_text)
+                                          on_text=on_text, max_chars=self._limit)
 
     def summarize(self, text: str, *, words: int = 80, lang: str | None = None,
                   on_text: OnText | None = None) -> Result:
-        return summarize.summarize(self.model, self._check(text), words=words, lang=lang, on_text=on_text)
+        return summarize.summarize(self.model, self._check(text), words=words, lang=lang, on_text=on_text,
+                                   max_chars=self._limit)
 
     def outline(self, *, topic: str = "", text: str = "", sections: int = 5, lang: str | None = None,
                 on_text: OnText | None = None) -> OutlineResult:
-        return summarize.outline(self.model, topic=topic, text=text, sections=sections, lang=lang, on_text=on_text)
+        return summarize.outline(self.model, topic=topic, text=text, sections=sections, lang=lang, on_text=on_text,
+                                 max_chars=self._limit)
 
     def title(self, text: str, *, count: int = 5, lang: str | None = None,
               on_text: OnText | None = None) -> TitleResult:
-        return summarize.title(self.model, self._check(text), count=count, lang=lang, on_text=on_text)
+        return summarize.title(self.model, self._check(text), count=count, lang=lang, on_text=on_text,
+                               max_chars=self._limit)
+
+    @property
+    def _limit(self) -> int:
+        return self.settings.max_input_chars
 
     def _check(self, text: str) -> str:
         from draftsmith.writing.base import check_text

@@ -120,7 +120,11 @@ def write_config_value(key: str, value: Any) -> Path:
     path = config_file()
     values = read_config_file(path)
     values[key] = value
-    Settings.model_validate(values)
+    try:
+        Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid value for {key} ({problems}); nothing was written") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomli_w.dumps(values), encoding="utf-8")

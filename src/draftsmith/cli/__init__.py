@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected failure still gets one line
         if debug:
             raise
-        _error(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        _error(" ".join(f"{type(exc).__name__}: {exc}".split()) + " (run with --debug for the traceback)")
         return 1
 
 

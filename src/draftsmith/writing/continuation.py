@@ -8,6 +8,7 @@ from draftsmith.languages import count_words, is_cjk, language_name
 from draftsmith.models.base import Model
 from draftsmith.prompts.registry import get_template
 from draftsmith.writing.base import (
+    MAX_INPUT_CHARS,
     OnText,
     Result,
     Tally,
@@ -33,9 +34,10 @@ def continue_text(
     temperature: float | None = None,
     seed: int | None = None,
     on_text: OnText | None = None,
+    max_chars: int = MAX_INPUT_CHARS,
 ) -> Result:
     """Write about ``words`` more words (characters for CJK) that follow on from ``text``."""
-    check_text(text)
+    check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tpl = get_template(template)
     context = text[-CONTEXT_CHARS:]

@@ -15,6 +15,7 @@ from pydantic import Field
 from draftsmith.models.base import GenParams, Model
 from draftsmith.prompts.registry import get_template
 from draftsmith.writing.base import (
+    MAX_INPUT_CHARS,
     OnText,
     Result,
     Tally,
@@ -43,9 +44,10 @@ def correct(
     template: str = "correct",
     speculative: bool = True,
     on_edit: OnText | None = None,
+    max_chars: int = MAX_INPUT_CHARS,
 ) -> CorrectionResult:
     """Find and explain corrections. ``result.text`` is ``text`` with every edit applied."""
-    check_text(text)
+    check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tpl = get_template(template)
     tally = Tally()

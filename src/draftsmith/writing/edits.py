@@ -93,6 +93,10 @@ def classify(old: str, new: str, lang: str = "en") -> tuple[Category, str]:
     """A category and a one-line reason a learner understands."""
     o, n = old.strip(), new.strip()
     zh = lang in ("zh", "zh-tw") or bool(re.search(r"[\u4e00-\u9fff]", o + n))
+    if not o and not n:  # only spacing changed
+        if len(old) > len(new):
+            return "punctuation", "多余的空格：删去" if zh else "Spacing: remove the extra space."
+        return "punctuation", "缺少空格：加上空格" if zh else "Spacing: add a space."
     if (not o or _PUNCT.match(o)) and (not n or _PUNCT.match(n)):
         if not o:
             return "punctuation", (f"缺少标点：加上“{n}”" if zh else f"Missing punctuation: add '{n}'.")

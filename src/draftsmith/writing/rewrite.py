@@ -5,6 +5,7 @@ from __future__ import annotations
 from draftsmith.models.base import Model
 from draftsmith.prompts.registry import get_template
 from draftsmith.writing.base import (
+    MAX_INPUT_CHARS,
     OnText,
     Result,
     Tally,
@@ -31,9 +32,10 @@ def rewrite(
     temperature: float | None = None,
     seed: int | None = None,
     on_text: OnText | None = None,
+    max_chars: int = MAX_INPUT_CHARS,
 ) -> Result:
     """Rewrite ``text`` in ``style``; output in ``lang`` (default: the language of the text)."""
-    check_text(text)
+    check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tpl = get_template(template)
     base = standard_vars(language, style, None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 # A sentence ends at . ! ? … (plus closing quotes/brackets) before whitespace, or at CJK end marks.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|(?<=[。！？；])[”’」』）]*\s*")
+_SENTENCE_END = re.compile(r"(?:[.!?…][\"'”’)\]]*(?=\s)|[。！？；][”’」』）]*)(\s*)")
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,10 @@ class Span:
 def _pieces(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[Span]:
     out, pos = [], start
     for match in pattern.finditer(text, start, end):
-        if match.start() > pos:
-            out.append(Span(pos, match.start()))
-        pos = match.end()
+        cut, resume = match.span(1) if pattern.groups else match.span()
+        if cut > pos:
+            out.append(Span(pos, cut))
+        pos = resume
     if pos < end:
         out.append(Span(pos, end))
     return [_trim(text, s) for s in out if text[s.start:s.end].strip()]
@@ -44,7 +45,7 @@ def _trim(text: str, span: Span) -> Span:
 def _hard_split(text: str, span: Span, max_chars: int) -> list[Span]:
     out, s = [], span.start
     while span.end - s > max_chars:
-        cut = text.rfind(" ", s + max_chars // 2, s + max_chars)
+        cut = text.rfind(" ", s + 1, s + max_chars + 1)
         cut = cut if cut > s else s + max_chars
         out.append(_trim(text, Span(s, cut)))
         s = cut

@@ -10,6 +10,7 @@ from draftsmith.languages import language_name
 from draftsmith.models.base import Model
 from draftsmith.prompts.registry import get_template
 from draftsmith.writing.base import (
+    MAX_INPUT_CHARS,
     OnText,
     Result,
     Tally,
@@ -42,8 +43,8 @@ def _condense(model: Model, text: str, lang: str, tally: Tally, words: int) -> s
 
 
 def summarize(model: Model, text: str, *, words: int = 80, lang: str | None = None,
-              on_text: OnText | None = None) -> Result:
-    check_text(text)
+              on_text: OnText | None = None, max_chars: int = MAX_INPUT_CHARS) -> Result:
+    check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tally = Tally()
     source = _condense(model, text, language, tally, max(words, 60))
@@ -80,8 +81,8 @@ def parse_outline(text: str) -> list[Section]:
 
 
 def outline(model: Model, *, topic: str = "", text: str = "", sections: int = 5, lang: str | None = None,
-            on_text: OnText | None = None) -> OutlineResult:
-    check_text(topic or text, "topic or text")
+            on_text: OnText | None = None, max_chars: int = MAX_INPUT_CHARS) -> OutlineResult:
+    check_text(topic or text, "topic or text", max_chars=max_chars)
     language = output_language(lang, topic or text)
     tally = Tally()
     source = _condense(model, text, language, tally, 120) if text else ""
@@ -100,8 +101,8 @@ class TitleResult(Result):
 
 
 def title(model: Model, text: str, *, count: int = 5, lang: str | None = None,
-          on_text: OnText | None = None) -> TitleResult:
-    check_text(text)
+          on_text: OnText | None = None, max_chars: int = MAX_INPUT_CHARS) -> TitleResult:
+    check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tally = Tally()
     source = _condense(model, text, language, tally, 100)
@@ -110,8 +111,10 @@ def title(model: Model, text: str, *, count: int = 5, lang: str | None = None,
     values = {"lang": language, "language": language_name(language), "text": source, "count": count}
     out = require_output(clean_output(run_template(model, tpl, values, params, on_text, tally).text), model,
                          "title")
+    lines = out.splitlines()
+    listed = [ln for ln in lines if re.match(r"^\s*(?:\d+[.)、]|[-*•])\s*\S", ln)]
     titles = []
-    for line in out.splitlines():
+    for line in listed or lines:
         line = re.sub(r"^\s*(?:\d+[.)、]|[-*•])\s*", "", line).strip().strip('"“”*#').strip()
         if line:
             titles.append(line)

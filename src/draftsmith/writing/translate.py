@@ -16,6 +16,7 @@ from draftsmith.languages import check_language, detect_language, language_name
 from draftsmith.models.base import Model
 from draftsmith.prompts.registry import get_template
 from draftsmith.writing.base import (
+    MAX_INPUT_CHARS,
     OnText,
     Result,
     Tally,
@@ -99,8 +100,9 @@ def translate(
     template: str = "translate",
     temperature: float | None = 0.2,
     on_text: OnText | None = None,
+    max_chars: int = MAX_INPUT_CHARS,
 ) -> Result:
-    check_text(text)
+    check_text(text, max_chars=max_chars)
     target = check_language(to)
     src = check_language(source) if source else detect_language(text)
     if src == target and not source:
