@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from draftsmith.errors import InputError, ModelError
-from draftsmith.languages import check_language, detect_language, is_cjk, language_name
+from draftsmith.languages import check_language, count_words, detect_language, is_cjk, language_name
 from draftsmith.models.base import Completion, GenParams, Model, Timings, Usage
 from draftsmith.prompts.registry import get_template
 from draftsmith.prompts.template import Template
@@ -160,3 +160,23 @@ def require_output(text: str, model: Model, what: str) -> str:
     if not text.strip():
         raise ModelError(f"model {model.name} returned nothing for {what}; try again or use a larger model")
     return text
+
+
+def trim_to_words(text: str, words: int, lang: str) -> str:
+    """Cut to about ``words`` words, at the last sentence end that keeps at least half of them."""
+    limit = int(words * 1.15)
+    if count_words(text) <= limit:
+        return text
+    ends = list(re.finditer(r"[.!?。！？…][\"'”’」)]*", text))
+    best = None
+    for m in ends:
+        n = count_words(text[: m.end()])
+        if n > limit:
+            break
+        if n >= words // 2:
+            best = m.end()
+    if best:
+        return text[:best]
+    if is_cjk(lang):
+        return text[:limit]
+    return " ".join(text.split()[:limit])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from draftsmith.languages import count_words, is_cjk, language_name
+from draftsmith.languages import language_name
 from draftsmith.models.base import Model
 from draftsmith.prompts.registry import get_template
 from draftsmith.writing.base import (
@@ -19,6 +17,7 @@ from draftsmith.writing.base import (
     require_output,
     run_template,
     template_params,
+    trim_to_words,
 )
 
 CONTEXT_CHARS = 3000  # the tail of the document the model sees
@@ -54,23 +53,3 @@ def continue_text(
     out = require_output(trim_to_words(out, words, language), model, "continue")
     return Result(operation="continue", text=out, model=model.name, language=language, template=tpl.name,
                   usage=tally.usage, timings=tally.timings())
-
-
-def trim_to_words(text: str, words: int, lang: str) -> str:
-    """Cut to about ``words`` words, at the last sentence end that keeps at least half of them."""
-    limit = int(words * 1.15)
-    if count_words(text) <= limit:
-        return text
-    ends = list(re.finditer(r"[.!?。！？…][\"'”’」)]*", text))
-    best = None
-    for m in ends:
-        n = count_words(text[: m.end()])
-        if n > limit:
-            break
-        if n >= words // 2:
-            best = m.end()
-    if best:
-        return text[:best]
-    if is_cjk(lang):
-        return text[:limit]
-    return " ".join(text.split()[:limit])

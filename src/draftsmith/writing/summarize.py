@@ -21,6 +21,7 @@ from draftsmith.writing.base import (
     require_output,
     run_template,
     template_params,
+    trim_to_words,
 )
 from draftsmith.writing.segment import split_segments
 
@@ -51,8 +52,8 @@ def summarize(model: Model, text: str, *, words: int = 80, lang: str | None = No
     tpl = get_template("summarize")
     params = template_params(tpl, 0.3, max_tokens=max_tokens_for(words, language))
     values = {"lang": language, "language": language_name(language), "text": source, "words": words}
-    out = require_output(clean_output(run_template(model, tpl, values, params, on_text, tally).text), model,
-                         "summarize")
+    out = clean_output(run_template(model, tpl, values, params, on_text, tally).text)
+    out = require_output(trim_to_words(out, words, language), model, "summarize")
     return Result(operation="summarize", text=out, model=model.name, language=language, template=tpl.name,
                   usage=tally.usage, timings=tally.timings())
 
