@@ -52,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn every failure into one line and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        app(args=argv, standalone_mode=False)
-        return 0
+        # Typer turns Ctrl-C into exit code 130 and, outside standalone mode, returns exit codes.
+        code = app(args=argv, standalone_mode=False)
+        if code == 130:
+            sys.stdout.flush()
+            _error("interrupted; nothing was written")
+        return code if isinstance(code, int) else 0
     except DraftsmithError as exc:
         if debug:
             raise
