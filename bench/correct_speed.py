@@ -59,13 +59,26 @@ def main() -> None:
             elapsed, result = timed(model, speculative)
             (spec_t if speculative else plain_t).append(elapsed)
             results[speculative] = result
-            print(f"round {i} speculative={speculative}: {elapsed:.2f} s, {len(result.edits)} edits,"
-                  f" {result.usage.completion_tokens} tokens", file=sys.stderr)
+            print(
+                f"round {i} speculative={speculative}: {elapsed:.2f} s, {len(result.edits)} edits,"
+                f" {result.usage.completion_tokens} tokens",
+                file=sys.stderr,
+            )
         same = same and results[True].text == results[False].text
     plain, spec = statistics.median(plain_t), statistics.median(spec_t)
-    print(json.dumps({"model": args.model, "words": len(TEXT.split()), "plain_s": round(plain, 2),
-                      "speculative_s": round(spec, 2), "speedup": round(plain / spec, 2),
-                      "same_output": int(same), "edits": len(results[True].edits)}))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "words": len(TEXT.split()),
+                "plain_s": round(plain, 2),
+                "speculative_s": round(spec, 2),
+                "speedup": round(plain / spec, 2),
+                "same_output": int(same),
+                "edits": len(results[True].edits),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

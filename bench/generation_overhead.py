@@ -36,8 +36,9 @@ def run_raw(llm, messages, tokens: int) -> tuple[float, float]:
     start = time.perf_counter()
     first = None
     parts = []
-    for part in llm.create_chat_completion(messages=messages, stream=True, max_tokens=tokens, temperature=0.0,
-                                           top_k=1, seed=1, repeat_penalty=1.0):
+    for part in llm.create_chat_completion(
+        messages=messages, stream=True, max_tokens=tokens, temperature=0.0, top_k=1, seed=1, repeat_penalty=1.0
+    ):
         text = part["choices"][0]["delta"].get("content") or ""
         if text:
             if first is None:
@@ -57,9 +58,19 @@ def run_ours(model, messages, tokens: int) -> tuple[float, float]:
 
 def cli_first_token(model: str) -> float:
     """Seconds from spawning `draftsmith write` to its first byte on stdout."""
-    cmd = [sys.executable, "-c", "from draftsmith.cli import entry; entry()", "write",
-           "Say hello to a new colleague in one sentence.", "--model", model, "--max-tokens", "16",
-           "--temperature", "0"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from draftsmith.cli import entry; entry()",
+        "write",
+        "Say hello to a new colleague in one sentence.",
+        "--model",
+        model,
+        "--max-tokens",
+        "16",
+        "--temperature",
+        "0",
+    ]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=os.environ.copy())
     proc.stdout.read(1)
@@ -81,8 +92,9 @@ def main() -> None:
     path = resolve_gguf(args.model)
     ours = load_model(args.model)
     threads = os.cpu_count() or 2
-    raw = llama_cpp.Llama(model_path=str(path), n_ctx=ours.n_ctx, n_threads=threads, n_threads_batch=threads,
-                          n_batch=512, verbose=False)
+    raw = llama_cpp.Llama(
+        model_path=str(path), n_ctx=ours.n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False
+    )
     system = {"role": "system", "content": "You are a helpful writing assistant."}
     run_raw(raw, [system, {"role": "user", "content": "Hi"}], 8)  # warm-up both
     run_ours(ours, [system, {"role": "user", "content": "Hi"}], 8)

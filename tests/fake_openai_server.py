@@ -109,9 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, body: Any) -> None:
         fake = self.server_fake
         path = self.path.removeprefix("/v1")
-        fake.requests.append(
-            Recorded(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body)
-        )
+        fake.requests.append(Recorded(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body))
         behaviour = fake.next_behaviour()
         try:
             if behaviour.startswith("hang:"):
@@ -218,9 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, payload: Any) -> None:
         self._raw(200, json.dumps(payload).encode(), "application/json")
 
-    def _raw(
-        self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def _raw(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))

@@ -39,10 +39,16 @@ def test_stream_joins_to_the_completion(model):
 
 
 def test_json_schema_output_validates(model):
-    schema = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
-              "required": ["city", "country"]}
-    data = model.json([Message(role="user", content="Give the capital of France as JSON.")], schema,
-                      GenParams(max_tokens=60, temperature=0.0))
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+        "required": ["city", "country"],
+    }
+    data = model.json(
+        [Message(role="user", content="Give the capital of France as JSON.")],
+        schema,
+        GenParams(max_tokens=60, temperature=0.0),
+    )
     assert set(data) >= {"city", "country"}
     assert "paris" in data["city"].lower()
 
@@ -67,7 +73,7 @@ def test_correct_english(model):
     assert "goes" in result.text and "every day" in result.text
     assert result.edits
     for edit in result.edits:
-        assert text[edit.start:edit.end] == edit.original
+        assert text[edit.start : edit.end] == edit.original
         assert edit.reason and "\n" not in edit.reason
 
 
@@ -80,12 +86,14 @@ def test_correct_chinese(model):
     text = "我们周末去公圆玩。"
     result = correct.correct(model, text)
     assert "公园" in result.text
-    assert all(text[e.start:e.end] == e.original for e in result.edits)
+    assert all(text[e.start : e.end] == e.original for e in result.edits)
 
 
 def test_translate_to_chinese_keeps_markdown(model):
-    doc = ("# Travel notes\n\nWe walked around the lake in the morning.\n\n"
-           "- Bring water\n- Wear good shoes\n\n```bash\necho keep me\n```\n\nSee [the map](https://example.com/map).\n")
+    doc = (
+        "# Travel notes\n\nWe walked around the lake in the morning.\n\n"
+        "- Bring water\n- Wear good shoes\n\n```bash\necho keep me\n```\n\nSee [the map](https://example.com/map).\n"
+    )
     result = translate.translate(model, doc, to="zh")
     lines = result.text.split("\n")
     assert lines[0].startswith("# ") and CJK.search(lines[0])
@@ -110,8 +118,15 @@ def test_rewrite_changes_style_and_keeps_language(model):
 
 
 def test_write_from_template_in_chinese(model):
-    result = generate.write(model, template="travel-blog", variables={"city": "Hangzhou", "attraction": "West Lake"},
-                            length=80, lang="zh", temperature=0.0, max_tokens=160)
+    result = generate.write(
+        model,
+        template="travel-blog",
+        variables={"city": "Hangzhou", "attraction": "West Lake"},
+        length=80,
+        lang="zh",
+        temperature=0.0,
+        max_tokens=160,
+    )
     assert len(CJK.findall(result.text)) > 20
     assert result.template == "travel-blog" and result.usage.completion_tokens > 0
 
@@ -132,14 +147,16 @@ def test_continue_in_the_same_language(model):
 
 
 def test_summarize_outline_title(model):
-    text = ("Remote work has changed how small teams operate. Meetings moved online, documents became the main "
-            "way to share decisions, and hiring opened up to people in other cities. Some teams report better "
-            "focus and less commuting, while others struggle with loneliness and slower onboarding of new staff.")
-    summary = summarize.summarize(model, text, words=30)
+    text = (
+        "Remote work has changed how small teams operate. Meetings moved online, documents became the main "
+        "way to share decisions, and hiring opened up to people in other cities. Some teams report better "
+        "focus and less commuting, while others struggle with loneliness and slower onboarding of new staff."
+    )
+    summary = summarize.summarize(model, text, words=30, temperature=0.0)
     assert 0 < len(summary.text.split()) < len(text.split())
-    plan = summarize.outline(model, topic="remote work for small teams", sections=3)
+    plan = summarize.outline(model, topic="remote work for small teams", sections=3, temperature=0.0)
     assert len(plan.sections) >= 2
-    titles = summarize.title(model, text, count=3)
+    titles = summarize.title(model, text, count=3, temperature=0.0)
     assert len(titles.titles) == 3 and all(t.strip() for t in titles.titles)
 
 
@@ -157,15 +174,24 @@ def test_cli_correct_json_and_in_place(tmp_path):
     assert "goes" in data["text"]
     original = path.read_text(encoding="utf-8")
     for edit in data["edits"]:
-        assert original[edit["start"]:edit["end"]] == edit["original"]
+        assert original[edit["start"] : edit["end"]] == edit["original"]
     proc = _cli("correct", str(path), "--in-place", "--model", MODEL)
     assert proc.returncode == 0, proc.stderr
     assert path.read_text(encoding="utf-8") == "She goes to school every day.\n"
 
 
 def test_cli_ctrl_c_mid_stream_exits_cleanly():
-    cmd = [sys.executable, "-c", "from draftsmith.cli import entry; entry()", "write",
-           "Write a long story about a dragon.", "--model", MODEL, "--max-tokens", "400"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from draftsmith.cli import entry; entry()",
+        "write",
+        "Write a long story about a dragon.",
+        "--model",
+        MODEL,
+        "--max-tokens",
+        "400",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.read(1)  # streaming has started
     time.sleep(0.3)

@@ -143,9 +143,7 @@ def test_writing_template_metadata(name: str) -> None:
     assert t.style in list_styles(), f"{name}: default style {t.style!r} is not a preset"
     assert isinstance(t.length, int) and t.length > 0
     assert t.system, f"{name} has no system prompt"
-    assert "only" in t.system.lower() or "只输出" in t.system, (
-        f"{name}: system prompt must ask for the piece only"
-    )
+    assert "only" in t.system.lower() or "只输出" in t.system, f"{name}: system prompt must ask for the piece only"
     assert any(v.required for v in t.variables.values()), f"{name}: nothing required; what is it about?"
     # Short bodies: small models follow short prompts, and prompt tokens cost time on CPU.
     assert len(t.body.strip().splitlines()) <= 12
@@ -198,9 +196,7 @@ def test_optional_variables_are_left_out_when_empty() -> None:
     base = {"organization": "Acme", "announcement": "a new factory", **standard()}
     plain = t.render(base)[-1].content
     assert "Include this quote" not in plain and "()" not in plain and "media contact" not in plain
-    full = t.render({**base, "location": "Lyon", "date": "3 May", "quote": '"Great day," said Ann.'})[
-        -1
-    ].content
+    full = t.render({**base, "location": "Lyon", "date": "3 May", "quote": '"Great day," said Ann.'})[-1].content
     assert "(Lyon, 3 May)" in full and '"Great day," said Ann.' in full
 
 
@@ -351,9 +347,9 @@ def test_wrong_type_is_rejected_and_strings_are_coerced() -> None:
 
 def test_user_template_overrides_builtin(isolated_home: Path) -> None:
     (user_dir(isolated_home) / "travel-blog.md").write_text(
-        minimal_template(
-            "My own travel prompt for {{ city }}.", "variables:\n  city: {type: string}\n"
-        ).replace("name: probe", "name: travel-blog"),
+        minimal_template("My own travel prompt for {{ city }}.", "variables:\n  city: {type: string}\n").replace(
+            "name: probe", "name: travel-blog"
+        ),
         encoding="utf-8",
     )
     t = registry.get_template("travel-blog")
@@ -386,9 +382,7 @@ def test_new_template_writes_a_loadable_file_and_will_not_overwrite(isolated_hom
     assert t.source == "user" and t.name == "my-post"
     assert "owls" in t.render({"topic": "owls", **standard()})[-1].content
 
-    path.write_text(
-        path.read_text(encoding="utf-8").replace("Write about", "Please write about"), encoding="utf-8"
-    )
+    path.write_text(path.read_text(encoding="utf-8").replace("Write about", "Please write about"), encoding="utf-8")
     edited = path.read_text(encoding="utf-8")
     with pytest.raises(TemplateError) as err:
         registry.new_template("my-post")
@@ -435,9 +429,7 @@ def test_malformed_front_matter_is_a_template_error(text: str) -> None:
 
 def test_undeclared_body_variable_is_named() -> None:
     with pytest.raises(TemplateError) as err:
-        parse_template(
-            minimal_template("{{ topic }} in a {{ mood }} mood", "variables:\n  topic: {type: string}\n")
-        )
+        parse_template(minimal_template("{{ topic }} in a {{ mood }} mood", "variables:\n  topic: {type: string}\n"))
     assert "mood" in str(err.value) and "topic" not in str(err.value).split("uses")[1].split("but")[0]
 
 

@@ -1,8 +1,8 @@
 """The Python facade: one object that holds settings and a model and runs every operation.
 
-    from draftsmith import Assistant
-    a = Assistant(model="qwen2.5-0.5b")
-    print(a.correct("She go to school every day.").text)
+from draftsmith import Assistant
+a = Assistant(model="qwen2.5-0.5b")
+print(a.correct("She go to school every day.").text)
 """
 
 from __future__ import annotations
@@ -22,8 +22,14 @@ from draftsmith.writing.summarize import OutlineResult, TitleResult
 class Assistant:
     """Runs writing operations on one model. The model opens on first use."""
 
-    def __init__(self, model: str | Model | None = None, *, settings: Settings | None = None,
-                 progress: Progress | None = None, **overrides: Any):
+    def __init__(
+        self,
+        model: str | Model | None = None,
+        *,
+        settings: Settings | None = None,
+        progress: Progress | None = None,
+        **overrides: Any,
+    ):
         self.settings = settings or load_settings(**overrides)
         self._model = model if isinstance(model, Model) else None
         self._spec = None if isinstance(model, Model) else model
@@ -35,50 +41,164 @@ class Assistant:
             self._model = load_model(self._spec, self.settings, self._progress)
         return self._model
 
-    def write(self, instruction: str | None = None, *, template: str | None = None,
-              variables: dict[str, Any] | None = None, length: int | None = None, style: str | None = None,
-              lang: str | None = None, temperature: float | None = None, seed: int | None = None,
-              max_tokens: int | None = None, on_text: OnText | None = None) -> Result:
-        return generate.write(self.model, instruction, template=template, variables=variables, length=length,
-                              style=style, lang=lang or self.settings.language,
-                              temperature=temperature, seed=self._seed(seed),
-                              max_tokens=max_tokens, on_text=on_text)
+    def write(
+        self,
+        instruction: str | None = None,
+        *,
+        template: str | None = None,
+        variables: dict[str, Any] | None = None,
+        length: int | None = None,
+        style: str | None = None,
+        lang: str | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        on_text: OnText | None = None,
+    ) -> Result:
+        return generate.write(
+            self.model,
+            instruction,
+            template=template,
+            variables=variables,
+            length=length,
+            style=style,
+            lang=lang or self.settings.language,
+            temperature=temperature,
+            default_temperature=self.settings.temperature,
+            seed=self._seed(seed),
+            max_tokens=max_tokens,
+            on_text=on_text,
+        )
 
-    def rewrite(self, text: str, *, style: str, lang: str | None = None, temperature: float | None = None,
-                seed: int | None = None, on_text: OnText | None = None) -> Result:
-        return rewrite.rewrite(self.model, self._check(text), style=style, lang=lang, temperature=temperature,
-                               seed=self._seed(seed), on_text=on_text, max_chars=self._limit)
+    def rewrite(
+        self,
+        text: str,
+        *,
+        style: str,
+        lang: str | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        on_text: OnText | None = None,
+    ) -> Result:
+        return rewrite.rewrite(
+            self.model,
+            self._check(text),
+            style=style,
+            lang=lang,
+            temperature=temperature,
+            seed=self._seed(seed),
+            on_text=on_text,
+            max_chars=self._limit,
+        )
 
-    def translate(self, text: str, *, to: str, source: str | None = None, glossary: dict[str, str] | None = None,
-                  on_text: OnText | None = None) -> Result:
-        return translate.translate(self.model, self._check(text), to=to, source=source, glossary=glossary,
-                                   on_text=on_text, max_chars=self._limit)
+    def translate(
+        self,
+        text: str,
+        *,
+        to: str,
+        source: str | None = None,
+        glossary: dict[str, str] | None = None,
+        on_text: OnText | None = None,
+    ) -> Result:
+        return translate.translate(
+            self.model,
+            self._check(text),
+            to=to,
+            source=source,
+            glossary=glossary,
+            on_text=on_text,
+            max_chars=self._limit,
+        )
 
     def correct(self, text: str, *, lang: str | None = None, speculative: bool = True) -> CorrectionResult:
-        return correct.correct(self.model, self._check(text), lang=lang, speculative=speculative,
-                               max_chars=self._limit)
+        return correct.correct(self.model, self._check(text), lang=lang, speculative=speculative, max_chars=self._limit)
 
-    def continue_text(self, text: str, *, words: int = 100, lang: str | None = None,
-                      temperature: float | None = None, seed: int | None = None,
-                      on_text: OnText | None = None) -> Result:
-        return continuation.continue_text(self.model, self._check(text), words=words, lang=lang,
-                                          temperature=temperature, seed=self._seed(seed),
-                                          on_text=on_text, max_chars=self._limit)
+    def continue_text(
+        self,
+        text: str,
+        *,
+        words: int = 100,
+        lang: str | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        on_text: OnText | None = None,
+    ) -> Result:
+        return continuation.continue_text(
+            self.model,
+            self._check(text),
+            words=words,
+            lang=lang,
+            temperature=temperature,
+            default_temperature=self.settings.temperature,
+            seed=self._seed(seed),
+            on_text=on_text,
+            max_chars=self._limit,
+        )
 
-    def summarize(self, text: str, *, words: int = 80, lang: str | None = None,
-                  on_text: OnText | None = None) -> Result:
-        return summarize.summarize(self.model, self._check(text), words=words, lang=lang, on_text=on_text,
-                                   max_chars=self._limit)
+    def summarize(
+        self,
+        text: str,
+        *,
+        words: int = 80,
+        lang: str | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        on_text: OnText | None = None,
+    ) -> Result:
+        return summarize.summarize(
+            self.model,
+            self._check(text),
+            words=words,
+            lang=lang,
+            on_text=on_text,
+            max_chars=self._limit,
+            temperature=temperature,
+            seed=self._seed(seed),
+        )
 
-    def outline(self, *, topic: str = "", text: str = "", sections: int = 5, lang: str | None = None,
-                on_text: OnText | None = None) -> OutlineResult:
-        return summarize.outline(self.model, topic=topic, text=text, sections=sections, lang=lang, on_text=on_text,
-                                 max_chars=self._limit)
+    def outline(
+        self,
+        *,
+        topic: str = "",
+        text: str = "",
+        sections: int = 5,
+        lang: str | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        on_text: OnText | None = None,
+    ) -> OutlineResult:
+        return summarize.outline(
+            self.model,
+            topic=topic,
+            text=text,
+            sections=sections,
+            lang=lang,
+            on_text=on_text,
+            max_chars=self._limit,
+            temperature=temperature,
+            seed=self._seed(seed),
+        )
 
-    def title(self, text: str, *, count: int = 5, lang: str | None = None,
-              on_text: OnText | None = None) -> TitleResult:
-        return summarize.title(self.model, self._check(text), count=count, lang=lang, on_text=on_text,
-                               max_chars=self._limit)
+    def title(
+        self,
+        text: str,
+        *,
+        count: int = 5,
+        lang: str | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        on_text: OnText | None = None,
+    ) -> TitleResult:
+        return summarize.title(
+            self.model,
+            self._check(text),
+            count=count,
+            lang=lang,
+            on_text=on_text,
+            max_chars=self._limit,
+            temperature=temperature,
+            seed=self._seed(seed),
+        )
 
     @property
     def _limit(self) -> int:

@@ -28,7 +28,13 @@ class Settings(BaseModel):
     model: str = Field("qwen2.5-1.5b", description="default model: a bundled name, a GGUF path or openai:<url>")
     n_ctx: int = Field(8192, ge=512, description="context window for local models (tokens)")
     n_threads: int | None = Field(None, ge=1, description="CPU threads for local models (default: all cores)")
-    temperature: float = Field(0.7, ge=0.0, le=2.0, description="default sampling temperature for drafting")
+    temperature: float = Field(
+        0.7,
+        ge=0.0,
+        le=2.0,
+        description="sampling temperature for write and continue when neither you nor the template set one",
+    )
+    prefix_cache: bool = Field(True, description="keep KV states of prompt prefixes on disk (faster starts)")
     seed: int | None = Field(None, description="sampling seed (unset: random)")
     max_input_chars: int = Field(400_000, ge=1, description="largest input text accepted (characters)")
     request_timeout: float = Field(120.0, gt=0, description="seconds before a remote model call times out")

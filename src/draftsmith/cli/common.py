@@ -17,11 +17,17 @@ from draftsmith.errors import InputError
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
 
-ModelOpt = typer.Option(None, "--model", "-m", help="Model: qwen2.5-1.5b, qwen2.5-0.5b, a .gguf path, "
-                        "openai:<base_url>[#model], transformers:<path>. Default: config / DRAFTSMITH_MODEL.")
+ModelOpt = typer.Option(
+    None,
+    "--model",
+    "-m",
+    help="Model: qwen2.5-1.5b, qwen2.5-0.5b, a .gguf path, "
+    "openai:<base_url>[#model], transformers:<path>. Default: config / DRAFTSMITH_MODEL.",
+)
 JsonOpt = typer.Option(False, "--json", help="Print a JSON result instead of streaming text.")
-LangOpt = typer.Option(None, "--lang", "-l", help="Output language code (en, zh, ja, fr, de, es, …); "
-                       "default: the input's language.")
+LangOpt = typer.Option(
+    None, "--lang", "-l", help="Output language code (en, zh, ja, fr, de, es, …); default: the input's language."
+)
 
 
 def assistant(model: str | None) -> Assistant:
@@ -35,8 +41,9 @@ def assistant(model: str | None) -> Assistant:
         if "p" not in bar:
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-            bar["p"] = Progress(TextColumn("preparing model"), BarColumn(), DownloadColumn(), console=err,
-                                transient=True)
+            bar["p"] = Progress(
+                TextColumn("preparing model"), BarColumn(), DownloadColumn(), console=err, transient=True
+            )
             bar["p"].start()
             bar["t"] = bar["p"].add_task("assemble", total=total)
         bar["p"].update(bar["t"], completed=done)

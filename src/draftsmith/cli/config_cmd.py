@@ -8,8 +8,9 @@ from rich.table import Table
 from draftsmith import config
 from draftsmith.cli.common import out, print_json
 
-app = typer.Typer(help="Settings: config.toml in the config folder, overridden by DRAFTSMITH_* variables.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Settings: config.toml in the config folder, overridden by DRAFTSMITH_* variables.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -20,8 +21,12 @@ def show(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     values = settings.model_dump()
     if values.get("openai_api_key"):
         values["openai_api_key"] = "***"
-    paths = {"config_file": str(config.config_file()), "data_dir": str(config.data_dir()),
-             "cache_dir": str(config.cache_dir()), "model_cache_dir": str(config.model_cache_dir())}
+    paths = {
+        "config_file": str(config.config_file()),
+        "data_dir": str(config.data_dir()),
+        "cache_dir": str(config.cache_dir()),
+        "model_cache_dir": str(config.model_cache_dir()),
+    }
     if json_out:
         print_json({"settings": values, "sources": sources, "paths": paths})
         return
@@ -34,8 +39,10 @@ def show(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
 
 
 @app.command("set")
-def set_(key: str = typer.Argument(..., help="Setting name."),
-         value: str = typer.Argument(..., help="New value (TOML syntax for numbers and booleans).")) -> None:
+def set_(
+    key: str = typer.Argument(..., help="Setting name."),
+    value: str = typer.Argument(..., help="New value (TOML syntax for numbers and booleans)."),
+) -> None:
     """Set one setting in config.toml."""
     import tomllib
 

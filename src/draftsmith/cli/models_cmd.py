@@ -20,26 +20,45 @@ def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     for m in catalog.BUNDLED.values():
         target = config.model_cache_dir() / m.filename
         state = "assembled" if target.exists() else "installed" if catalog.installed(m) else "not installed"
-        rows.append({"name": m.name, "kind": "bundled", "state": state, "size_mb": round(m.size / 1e6),
-                     "description": m.description, "default": m.name == default})
+        rows.append(
+            {
+                "name": m.name,
+                "kind": "bundled",
+                "state": state,
+                "size_mb": round(m.size / 1e6),
+                "description": m.description,
+                "default": m.name == default,
+            }
+        )
     for name, path in catalog.local_models().items():
-        rows.append({"name": name, "kind": "local gguf", "state": "ready", "size_mb": round(path.stat().st_size / 1e6),
-                     "description": str(path), "default": name == default})
+        rows.append(
+            {
+                "name": name,
+                "kind": "local gguf",
+                "state": "ready",
+                "size_mb": round(path.stat().st_size / 1e6),
+                "description": str(path),
+                "default": name == default,
+            }
+        )
     if json_out:
         print_json(rows)
         return
     table = Table("", "name", "kind", "state", "MB", "description", box=None)
     for r in rows:
-        table.add_row("*" if r["default"] else "", r["name"], r["kind"], r["state"], str(r["size_mb"]),
-                      r["description"])
+        table.add_row(
+            "*" if r["default"] else "", r["name"], r["kind"], r["state"], str(r["size_mb"]), r["description"]
+        )
     out.print(table)
     if not any(r["default"] for r in rows):
         out.print(f"default: {default}")
 
 
 @app.command()
-def info(name: str = typer.Argument(None, help="Model name (default: the configured one)."),
-         json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def info(
+    name: str = typer.Argument(None, help="Model name (default: the configured one)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Open a model and show what it is (path, size, architecture, context window)."""
     from draftsmith.models.loader import load_model
 
@@ -66,8 +85,10 @@ def use(name: str = typer.Argument(..., help="Model to make the default.")) -> N
 
 
 @app.command()
-def pull(repo: str = typer.Argument(..., help="Hugging Face repository, e.g. Qwen/Qwen2.5-3B-Instruct-GGUF."),
-         filename: str = typer.Argument(..., help="GGUF file in that repository.")) -> None:
+def pull(
+    repo: str = typer.Argument(..., help="Hugging Face repository, e.g. Qwen/Qwen2.5-3B-Instruct-GGUF."),
+    filename: str = typer.Argument(..., help="GGUF file in that repository."),
+) -> None:
     """Download a GGUF model from the Hugging Face hub (needs internet; never done implicitly)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 

@@ -46,16 +46,26 @@ def write(
     if style:
         get_style(style)
     a = assistant(model)
-    result = a.write(instruction, template=template, variables=parse_vars(var), length=length, style=style,
-                     lang=lang, temperature=temperature, seed=seed, max_tokens=max_tokens,
-                     on_text=streamer(not json_out))
+    result = a.write(
+        instruction,
+        template=template,
+        variables=parse_vars(var),
+        length=length,
+        style=style,
+        lang=lang,
+        temperature=temperature,
+        seed=seed,
+        max_tokens=max_tokens,
+        on_text=streamer(not json_out),
+    )
     _done(result, json_out)
 
 
 def rewrite(
     file: Path = FileArg,
-    style: str = typer.Option(..., "--style", "-s", help="academic, news, literary, marketing, casual, formal, "
-                              "concise, or a user style."),
+    style: str = typer.Option(
+        ..., "--style", "-s", help="academic, news, literary, marketing, casual, formal, concise, or a user style."
+    ),
     lang: str = LangOpt,
     model: str = ModelOpt,
     json_out: bool = JsonOpt,
@@ -105,9 +115,17 @@ def correct(
             write_atomic(file, result.text)
         err.print(f"{len(result.edits)} edit(s) applied to {file}")
     if json_out:
-        print_json({"text": result.text, "edits": [e.model_dump() for e in result.edits], "model": result.model,
-                    "language": result.language, "warnings": result.warnings,
-                    "usage": result.usage.model_dump(), "timings": result.timings.model_dump()})
+        print_json(
+            {
+                "text": result.text,
+                "edits": [e.model_dump() for e in result.edits],
+                "model": result.model,
+                "language": result.language,
+                "warnings": result.warnings,
+                "usage": result.usage.model_dump(),
+                "timings": result.timings.model_dump(),
+            }
+        )
     elif apply:
         typer.echo(result.text, nl=not result.text.endswith("\n"))
     elif not in_place:
@@ -130,8 +148,9 @@ def continue_(
 ) -> None:
     """Continue a text in the same language and voice."""
     a = assistant(model)
-    result = a.continue_text(_text(file, a), words=words, lang=lang, temperature=temperature, seed=seed,
-                             on_text=streamer(not json_out))
+    result = a.continue_text(
+        _text(file, a), words=words, lang=lang, temperature=temperature, seed=seed, on_text=streamer(not json_out)
+    )
     _done(result, json_out)
 
 
@@ -158,8 +177,7 @@ def outline(
     """Draft a Markdown outline from a topic and/or source text."""
     a = assistant(model)
     text = _text(file, a) if file is not None or not topic else ""
-    _done(a.outline(topic=topic, text=text, sections=sections, lang=lang, on_text=streamer(not json_out)),
-          json_out)
+    _done(a.outline(topic=topic, text=text, sections=sections, lang=lang, on_text=streamer(not json_out)), json_out)
 
 
 def title(

@@ -20,13 +20,28 @@ def list_(
 
     templates = [t for t in list_templates() if not category or t.category == category]
     if json_out:
-        print_json([{"name": t.name, "task": t.task, "category": t.category, "description": t.description,
-                     "languages": t.languages, "source": t.source, "variables": list(t.variables)}
-                    for t in templates])
+        print_json(
+            [
+                {
+                    "name": t.name,
+                    "task": t.task,
+                    "category": t.category,
+                    "description": t.description,
+                    "languages": t.languages,
+                    "source": t.source,
+                    "variables": list(t.variables),
+                }
+                for t in templates
+            ]
+        )
         return
-    table = Table("name", "category", "source", "description", "variables", box=None)
+    table = Table(box=None)
+    table.add_column("name", no_wrap=True)
+    table.add_column("category", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    table.add_column("description")
     for t in templates:
-        table.add_row(t.name, t.category, t.source, t.description, ", ".join(t.variables))
+        table.add_row(t.name, t.category, t.source, t.description)
     out.print(table)
 
 
@@ -71,8 +86,10 @@ def render(
     from draftsmith.writing.base import output_language, standard_vars
 
     template = get_template(name)
-    values = {**standard_vars(output_language(lang), style or template.style, length or template.length),
-              **parse_vars(var)}
+    values = {
+        **standard_vars(output_language(lang), style or template.style, length or template.length),
+        **parse_vars(var),
+    }
     messages = template.render(values)
     if json_out:
         print_json([m.model_dump() for m in messages])

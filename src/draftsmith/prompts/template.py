@@ -148,8 +148,7 @@ class Template(BaseModel):
             messages.append(Message(role="system", content=_render(self.system, resolved, self.name).strip()))
         for example in self.examples:
             shot = dict(resolved)
-            shot.update(self.resolve({**{k: v for k, v in values.items() if k in STANDARD_VARIABLES},
-                                      **example.vars}))
+            shot.update(self.resolve({**{k: v for k, v in values.items() if k in STANDARD_VARIABLES}, **example.vars}))
             messages.append(Message(role="user", content=_render(self.body, shot, self.name).strip()))
             messages.append(Message(role="assistant", content=example.output.strip()))
         messages.append(Message(role="user", content=_render(self.body, resolved, self.name).strip()))
@@ -163,8 +162,9 @@ class Template(BaseModel):
         return f"---\n{front}---\n{self.body.rstrip()}\n"
 
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
-                            trim_blocks=True, lstrip_blocks=True)
+_env = SandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True
+)
 
 
 def _render(source: str, values: dict[str, Any], name: str) -> str:

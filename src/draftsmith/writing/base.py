@@ -94,15 +94,21 @@ def max_tokens_for(words: int | None, lang: str, floor: int = 64) -> int:
     return max(floor, int(words * per_word * 1.5) + 32)
 
 
-def template_params(template: Template, temperature: float | None, **extra: Any) -> GenParams:
+def template_params(template: Template, temperature: float | None, default: float = 0.7, **extra: Any) -> GenParams:
+    """Sampling settings: an explicit temperature wins, then the template's own, then ``default``."""
     if temperature is None:
-        temperature = template.temperature if template.temperature is not None else 0.7
+        temperature = template.temperature if template.temperature is not None else default
     return GenParams(temperature=temperature, **extra)
 
 
 def standard_vars(lang: str, style: str | None, length: int | None) -> dict[str, Any]:
-    return {"lang": lang, "language": language_name(lang), "style": style, "style_guide": style_guide(style),
-            "length": length}
+    return {
+        "lang": lang,
+        "language": language_name(lang),
+        "style": style,
+        "style_guide": style_guide(style),
+        "length": length,
+    }
 
 
 def run_template(

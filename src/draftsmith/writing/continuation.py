@@ -31,6 +31,7 @@ def continue_text(
     lang: str | None = None,
     template: str = "continue",
     temperature: float | None = None,
+    default_temperature: float = 0.7,
     seed: int | None = None,
     on_text: OnText | None = None,
     max_chars: int = MAX_INPUT_CHARS,
@@ -42,14 +43,23 @@ def continue_text(
     context = text[-CONTEXT_CHARS:]
     if len(text) > CONTEXT_CHARS:
         cut = context.find(" ")
-        context = context[cut + 1:] if 0 <= cut < 200 else context
+        context = context[cut + 1 :] if 0 <= cut < 200 else context
     tally = Tally()
-    params = template_params(tpl, temperature, seed=seed, max_tokens=max_tokens_for(words, language))
+    params = template_params(
+        tpl, temperature, default=default_temperature, seed=seed, max_tokens=max_tokens_for(words, language)
+    )
     values = {"lang": language, "language": language_name(language), "text": context, "words": words}
     completion = run_template(model, tpl, values, params, on_text, tally)
     out = clean_output(completion.text)
     if out.startswith(context.strip()[:40]):  # the model repeated the input first
-        out = out[len(context.strip()):].lstrip()
+        out = out[len(context.strip()) :].lstrip()
     out = require_output(trim_to_words(out, words, language), model, "continue")
-    return Result(operation="continue", text=out, model=model.name, language=language, template=tpl.name,
-                  usage=tally.usage, timings=tally.timings())
+    return Result(
+        operation="continue",
+        text=out,
+        model=model.name,
+        language=language,
+        template=tpl.name,
+        usage=tally.usage,
+        timings=tally.timings(),
+    )

@@ -55,9 +55,9 @@ def correct(
     warnings: list[str] = []
     spans = split_segments(text, SEGMENT_CHARS)
     for span in spans:
-        piece = text[span.start:span.end]
+        piece = text[span.start : span.end]
         budget = int(model.count_tokens(piece) * 1.5) + 32
-        params = GenParams(temperature=0.0, max_tokens=budget, speculative=speculative, top_k=1)
+        params = GenParams(temperature=0.0, max_tokens=budget, speculative=speculative, top_k=1, repeat_penalty=1.0)
         completion = run_template(model, tpl, {"lang": language, "text": piece}, params, None, tally)
         fixed = clean_output(completion.text, piece)
         if not fixed.strip() or completion.finish_reason == "length":
@@ -74,6 +74,16 @@ def correct(
             if on_edit:
                 on_edit(edit.model_dump_json())
     corrected = apply_edits(text, edits)
-    return CorrectionResult(operation="correct", text=corrected, original=text, edits=edits, model=model.name,
-                            language=language, template=tpl.name, usage=tally.usage, timings=tally.timings(),
-                            segments=len(spans), warnings=warnings)
+    return CorrectionResult(
+        operation="correct",
+        text=corrected,
+        original=text,
+        edits=edits,
+        model=model.name,
+        language=language,
+        template=tpl.name,
+        usage=tally.usage,
+        timings=tally.timings(),
+        segments=len(spans),
+        warnings=warnings,
+    )

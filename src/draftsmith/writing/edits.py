@@ -19,10 +19,34 @@ _PUNCT = re.compile(r"^[^\w\s]+$")
 
 ARTICLES = {"a", "an", "the"}
 PREPOSITIONS = {"in", "on", "at", "to", "for", "of", "with", "by", "from", "about", "into", "onto", "over", "under"}
-VERB_GROUPS = [{"is", "are", "was", "were", "am", "be", "been", "being"}, {"has", "have", "had", "having"},
-               {"do", "does", "did", "done", "doing"}]
-PRONOUNS = {"i", "me", "my", "mine", "he", "him", "his", "she", "her", "hers", "we", "us", "our", "they",
-            "them", "their", "it", "its", "who", "whom", "whose"}
+VERB_GROUPS = [
+    {"is", "are", "was", "were", "am", "be", "been", "being"},
+    {"has", "have", "had", "having"},
+    {"do", "does", "did", "done", "doing"},
+]
+PRONOUNS = {
+    "i",
+    "me",
+    "my",
+    "mine",
+    "he",
+    "him",
+    "his",
+    "she",
+    "her",
+    "hers",
+    "we",
+    "us",
+    "our",
+    "they",
+    "them",
+    "their",
+    "it",
+    "its",
+    "who",
+    "whom",
+    "whose",
+}
 
 
 class Edit(BaseModel):
@@ -66,11 +90,12 @@ def _merge_touching(edits: list[Edit], original: str, lang: str) -> list[Edit]:
     for edit in edits:
         prev = merged[-1] if merged else None
         if prev and edit.start == prev.end:
-            old = original[prev.start:edit.end]
+            old = original[prev.start : edit.end]
             new = prev.replacement + edit.replacement
             category, reason = classify(old, new, lang)
-            merged[-1] = Edit(start=prev.start, end=edit.end, original=old, replacement=new,
-                              category=category, reason=reason)
+            merged[-1] = Edit(
+                start=prev.start, end=edit.end, original=old, replacement=new, category=category, reason=reason
+            )
         else:
             merged.append(edit)
     return merged
@@ -82,7 +107,7 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     for edit in sorted(edits, key=lambda e: (e.start, e.end)):
         if edit.start < pos:
             raise ValueError("edits overlap")
-        out.append(text[pos:edit.start])
+        out.append(text[pos : edit.start])
         out.append(edit.replacement)
         pos = edit.end
     out.append(text[pos:])

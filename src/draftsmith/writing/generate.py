@@ -32,6 +32,7 @@ def write(
     style: str | None = None,
     lang: str | None = None,
     temperature: float | None = None,
+    default_temperature: float = 0.7,
     seed: int | None = None,
     max_tokens: int | None = None,
     on_text: OnText | None = None,
@@ -55,9 +56,24 @@ def write(
     length = length or tpl.length
     values = {**standard_vars(language, style, length), **variables}
     tally = Tally()
-    params = template_params(tpl, temperature, seed=seed, max_tokens=max_tokens or max_tokens_for(length, language))
+    params = template_params(
+        tpl,
+        temperature,
+        default=default_temperature,
+        seed=seed,
+        max_tokens=max_tokens or max_tokens_for(length, language),
+    )
     completion = run_template(model, tpl, values, params, on_text, tally)
     text = require_output(clean_output(completion.text), model, "write")
     warnings = ["output stopped at the token limit; raise --max-tokens"] if completion.finish_reason == "length" else []
-    return Result(operation="write", text=text, model=model.name, language=language, template=tpl.name,
-                  style=style, usage=tally.usage, timings=tally.timings(), warnings=warnings)
+    return Result(
+        operation="write",
+        text=text,
+        model=model.name,
+        language=language,
+        template=tpl.name,
+        style=style,
+        usage=tally.usage,
+        timings=tally.timings(),
+        warnings=warnings,
+    )

@@ -44,9 +44,9 @@ def rewrite(
     outputs: list[str] = []
     pos = 0
     for span in spans:
-        piece = text[span.start:span.end]
+        piece = text[span.start : span.end]
         if on_text:
-            on_text(text[pos:span.start])
+            on_text(text[pos : span.start])
         budget = max(128, int(model.count_tokens(piece) * 2.5) + 64)
         params = template_params(tpl, temperature, seed=seed, max_tokens=budget)
         completion = run_template(model, tpl, {**base, "text": piece}, params, on_text, tally)
@@ -54,5 +54,14 @@ def rewrite(
         pos = span.end
     if on_text:
         on_text(text[pos:])
-    return Result(operation="rewrite", text=stitch(text, spans, outputs), model=model.name, language=language,
-                  template=tpl.name, style=style, usage=tally.usage, timings=tally.timings(), segments=len(spans))
+    return Result(
+        operation="rewrite",
+        text=stitch(text, spans, outputs),
+        model=model.name,
+        language=language,
+        template=tpl.name,
+        style=style,
+        usage=tally.usage,
+        timings=tally.timings(),
+        segments=len(spans),
+    )

@@ -30,7 +30,7 @@ def _pieces(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[S
         pos = resume
     if pos < end:
         out.append(Span(pos, end))
-    return [_trim(text, s) for s in out if text[s.start:s.end].strip()]
+    return [_trim(text, s) for s in out if text[s.start : s.end].strip()]
 
 
 def _trim(text: str, span: Span) -> Span:
@@ -72,7 +72,11 @@ def split_segments(text: str, max_chars: int = 1200) -> list[Span]:
                 units.extend(_hard_split(text, sent, max_chars))
     segments: list[Span] = []
     for unit in units:
-        if segments and unit.end - segments[-1].start <= max_chars and "\n\n" not in text[segments[-1].end:unit.start]:
+        if (
+            segments
+            and unit.end - segments[-1].start <= max_chars
+            and "\n\n" not in text[segments[-1].end : unit.start]
+        ):
             segments[-1] = Span(segments[-1].start, unit.end)
         else:
             segments.append(unit)
@@ -83,7 +87,7 @@ def stitch(text: str, spans: list[Span], outputs: list[str]) -> str:
     """Rebuild a document: each span replaced by its output, the whitespace between kept."""
     parts, pos = [], 0
     for span, out in zip(spans, outputs, strict=True):
-        parts.append(text[pos:span.start])
+        parts.append(text[pos : span.start])
         parts.append(out)
         pos = span.end
     parts.append(text[pos:])
@@ -92,4 +96,4 @@ def stitch(text: str, spans: list[Span], outputs: list[str]) -> str:
 
 def map_segments(text: str, fn: Callable[[str], str], max_chars: int = 1200) -> str:
     spans = split_segments(text, max_chars)
-    return stitch(text, spans, [fn(text[s.start:s.end]) for s in spans])
+    return stitch(text, spans, [fn(text[s.start : s.end]) for s in spans])

@@ -36,26 +36,42 @@ def _condense(model: Model, text: str, lang: str, tally: Tally, words: int) -> s
     parts = []
     spans = split_segments(text, DIRECT_CHARS // 2)
     for span in spans:
-        piece = text[span.start:span.end]
-        params = template_params(tpl, 0.3, max_tokens=max_tokens_for(words, lang))
+        piece = text[span.start : span.end]
+        params = template_params(tpl, None, default=0.3, max_tokens=max_tokens_for(words, lang))
         values = {"lang": lang, "language": language_name(lang), "text": piece, "words": words}
         parts.append(clean_output(run_template(model, tpl, values, params, None, tally).text))
     return "\n\n".join(parts)
 
 
-def summarize(model: Model, text: str, *, words: int = 80, lang: str | None = None,
-              on_text: OnText | None = None, max_chars: int = MAX_INPUT_CHARS) -> Result:
+def summarize(
+    model: Model,
+    text: str,
+    *,
+    words: int = 80,
+    lang: str | None = None,
+    on_text: OnText | None = None,
+    max_chars: int = MAX_INPUT_CHARS,
+    temperature: float | None = None,
+    seed: int | None = None,
+) -> Result:
     check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tally = Tally()
     source = _condense(model, text, language, tally, max(words, 60))
     tpl = get_template("summarize")
-    params = template_params(tpl, 0.3, max_tokens=max_tokens_for(words, language))
+    params = template_params(tpl, temperature, default=0.3, seed=seed, max_tokens=max_tokens_for(words, language))
     values = {"lang": language, "language": language_name(language), "text": source, "words": words}
     out = clean_output(run_template(model, tpl, values, params, on_text, tally).text)
     out = require_output(trim_to_words(out, words, language), model, "summarize")
-    return Result(operation="summarize", text=out, model=model.name, language=language, template=tpl.name,
-                  usage=tally.usage, timings=tally.timings())
+    return Result(
+        operation="summarize",
+        text=out,
+        model=model.name,
+        language=language,
+        template=tpl.name,
+        usage=tally.usage,
+        timings=tally.timings(),
+    )
 
 
 class Section(BaseModel):
@@ -70,7 +86,9 @@ class OutlineResult(Result):
 def parse_outline(text: str) -> list[Section]:
     sections: list[Section] = []
     for line in text.splitlines():
-        heading = re.match(r"^\s*(?:#{1,4}\s+|\d+[.)]\s+|[IVX]+\.\s+)(.+)$", line)
+        heading = re.match(r"^\s*(?:#{1,4}\s+|\d+[.)]\s+|[IVX]+\.\s+)(.+)$", line) or re.match(
+            r"^\s*\*\*([^*]+)\*\*:?\s*$", line
+        )
         bullet = re.match(r"^\s*[-*+•]\s+(.+)$", line)
         if heading and not bullet:
             sections.append(Section(title=heading.group(1).strip().strip("*")))
@@ -81,37 +99,67 @@ def parse_outline(text: str) -> list[Section]:
     return sections
 
 
-def outline(model: Model, *, topic: str = "", text: str = "", sections: int = 5, lang: str | None = None,
-            on_text: OnText | None = None, max_chars: int = MAX_INPUT_CHARS) -> OutlineResult:
+def outline(
+    model: Model,
+    *,
+    topic: str = "",
+    text: str = "",
+    sections: int = 5,
+    lang: str | None = None,
+    on_text: OnText | None = None,
+    max_chars: int = MAX_INPUT_CHARS,
+    temperature: float | None = None,
+    seed: int | None = None,
+) -> OutlineResult:
     check_text(topic or text, "topic or text", max_chars=max_chars)
     language = output_language(lang, topic or text)
     tally = Tally()
     source = _condense(model, text, language, tally, 120) if text else ""
     tpl = get_template("outline")
-    params = template_params(tpl, 0.5, max_tokens=60 * sections + 100)
-    values = {"lang": language, "language": language_name(language), "topic": topic, "text": source,
-              "sections": sections}
-    out = require_output(clean_output(run_template(model, tpl, values, params, on_text, tally).text), model,
-                         "outline")
-    return OutlineResult(operation="outline", text=out, sections=parse_outline(out), model=model.name,
-                         language=language, template=tpl.name, usage=tally.usage, timings=tally.timings())
+    params = template_params(tpl, temperature, default=0.5, seed=seed, max_tokens=60 * sections + 100)
+    values = {
+        "lang": language,
+        "language": language_name(language),
+        "topic": topic,
+        "text": source,
+        "sections": sections,
+    }
+    out = require_output(clean_output(run_template(model, tpl, values, params, on_text, tally).text), model, "outline")
+    return OutlineResult(
+        operation="outline",
+        text=out,
+        sections=parse_outline(out),
+        model=model.name,
+        language=language,
+        template=tpl.name,
+        usage=tally.usage,
+        timings=tally.timings(),
+    )
 
 
 class TitleResult(Result):
     titles: list[str] = Field(default_factory=list)
 
 
-def title(model: Model, text: str, *, count: int = 5, lang: str | None = None,
-          on_text: OnText | None = None, max_chars: int = MAX_INPUT_CHARS) -> TitleResult:
+def title(
+    model: Model,
+    text: str,
+    *,
+    count: int = 5,
+    lang: str | None = None,
+    on_text: OnText | None = None,
+    max_chars: int = MAX_INPUT_CHARS,
+    temperature: float | None = None,
+    seed: int | None = None,
+) -> TitleResult:
     check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tally = Tally()
     source = _condense(model, text, language, tally, 100)
     tpl = get_template("title")
-    params = template_params(tpl, 0.7, max_tokens=40 * count + 40)
+    params = template_params(tpl, temperature, default=0.7, seed=seed, max_tokens=40 * count + 40)
     values = {"lang": language, "language": language_name(language), "text": source, "count": count}
-    out = require_output(clean_output(run_template(model, tpl, values, params, on_text, tally).text), model,
-                         "title")
+    out = require_output(clean_output(run_template(model, tpl, values, params, on_text, tally).text), model, "title")
     lines = out.splitlines()
     listed = [ln for ln in lines if re.match(r"^\s*(?:\d+[.)、]|[-*•])\s*\S", ln)]
     titles = []
@@ -119,5 +167,13 @@ def title(model: Model, text: str, *, count: int = 5, lang: str | None = None,
         line = re.sub(r"^\s*(?:\d+[.)、]|[-*•])\s*", "", line).strip().strip('"“”*#').strip()
         if line:
             titles.append(line)
-    return TitleResult(operation="title", text="\n".join(titles[:count]), titles=titles[:count], model=model.name,
-                       language=language, template=tpl.name, usage=tally.usage, timings=tally.timings())
+    return TitleResult(
+        operation="title",
+        text="\n".join(titles[:count]),
+        titles=titles[:count],
+        model=model.name,
+        language=language,
+        template=tpl.name,
+        usage=tally.usage,
+        timings=tally.timings(),
+    )

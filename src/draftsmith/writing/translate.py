@@ -30,7 +30,9 @@ BATCH_CHARS = 1000
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _PREFIX = re.compile(r"^(\s*(?:>\s*)*(?:#{1,6}\s+|[-*+]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+)?)")
 # Inline code, link/image targets, autolinks, bare URLs, HTML tags: kept out of the model's reach.
-_PROTECT = re.compile(r"`[^`\n]+`|\]\([^)\s]+(?:\s+\"[^\"]*\")?\)|<https?://[^>]+>|https?://[^\s)\]]+|</?[a-zA-Z][^>]*>")
+_PROTECT = re.compile(
+    r"`[^`\n]+`|\]\([^)\s]+(?:\s+\"[^\"]*\")?\)|<https?://[^>]+>|https?://[^\s)\]]+|</?[a-zA-Z][^>]*>"
+)
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _HR = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
 
@@ -80,13 +82,13 @@ def parse_lines(text: str) -> list[Line | str]:
             out.append(raw)
             continue
         prefix = _PREFIX.match(raw).group(1)
-        body = raw[len(prefix):]
+        body = raw[len(prefix) :]
         stripped = body.rstrip()
         content, saved = _protect(stripped)
         if not re.search(r"[^\W\d_]", re.sub(r"⟦\d+⟧", "", content)):
             out.append(raw)  # nothing to translate (numbers, a bare link)
             continue
-        out.append(Line(prefix=prefix, content=content, protected=saved, suffix=body[len(stripped):]))
+        out.append(Line(prefix=prefix, content=content, protected=saved, suffix=body[len(stripped) :]))
     return out
 
 
@@ -109,8 +111,7 @@ def translate(
         raise InputError(f"the text already looks like {language_name(target)}; pass --from to force a translation")
     tpl = get_template(template)
     terms = [f"{k} => {v}" for k, v in (glossary or {}).items()]
-    base = {"lang": target, "language": language_name(target), "source_language": language_name(src),
-            "glossary": terms}
+    base = {"lang": target, "language": language_name(target), "source_language": language_name(src), "glossary": terms}
     tally = Tally()
     warnings: list[str] = []
     lines = parse_lines(text)
@@ -143,8 +144,17 @@ def translate(
     final = "\n".join(_render(line, translated, i) for i, line in enumerate(lines))
     if on_text and emitted < len(lines):
         on_text("\n".join(_render(lines[j], translated, j) for j in range(emitted, len(lines))))
-    return Result(operation="translate", text=final, model=model.name, language=target, template=tpl.name,
-                  usage=tally.usage, timings=tally.timings(), segments=len(todo), warnings=warnings)
+    return Result(
+        operation="translate",
+        text=final,
+        model=model.name,
+        language=target,
+        template=tpl.name,
+        usage=tally.usage,
+        timings=tally.timings(),
+        segments=len(todo),
+        warnings=warnings,
+    )
 
 
 def _render(line: Line | str, translated: dict[int, str], index: int) -> str:
@@ -156,7 +166,7 @@ def _strip_marker(out: str, prefix: str) -> str:
     if prefix.strip():
         marker = prefix.strip()
         if out.startswith(marker + " "):
-            return out[len(marker) + 1:]
+            return out[len(marker) + 1 :]
     return out
 
 
