@@ -199,3 +199,29 @@ def test_cli_ctrl_c_mid_stream_exits_cleanly():
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "interrupted" in stderr and "Traceback" not in stderr
+
+
+def test_prefix_cache_survives_a_new_process(tmp_path):
+    """A second model instance (as in a new CLI run) loads the template prefix from disk, same output."""
+    from draftsmith.models.llamacpp import LlamaCppModel
+    from draftsmith.models.loader import resolve_gguf
+
+    path = resolve_gguf(MODEL)
+    messages = [
+        Message(role="system", content="You are a terse assistant. Answer in one short sentence."),
+        Message(role="user", content="What colour is the sky on a clear day?"),
+    ]
+    params = GenParams(max_tokens=16, temperature=0.0, top_k=1)
+    first = LlamaCppModel(path, n_ctx=1024, prefix_cache=tmp_path)
+    text = first.complete(messages, params).text
+    assert first.last_prefix == "miss" and list(tmp_path.glob("*.kv"))
+    again = first.complete(messages, params)
+    assert first.last_prefix == "hit-memory" and again.text == text
+    second = LlamaCppModel(path, n_ctx=1024, prefix_cache=tmp_path)
+    assert second.complete(messages, params).text == text
+    assert second.last_prefix == "hit-disk"
+    for kv in tmp_path.glob("*.kv"):  # a damaged cache file is recomputed, not trusted
+        kv.write_bytes(b"garbage")
+    third = LlamaCppModel(path, n_ctx=1024, prefix_cache=tmp_path)
+    assert third.complete(messages, params).text == text
+    assert third.last_prefix == "miss"

@@ -3,7 +3,7 @@
 Every process would otherwise re-evaluate a template's fixed prefix before the user's text; on two
 CPU cores that is several seconds. The state of the prefix is saved once per (model, context size,
 llama.cpp version, prefix tokens) as plain files (token ids as .npy without pickle, the state as raw
-bytes) and loaded in milliseconds by later runs. The cache keeps the most recently used files only.
+bytes behind their sha256) and loaded in milliseconds by later runs. The cache keeps the most recently used files only.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ class PrefixCache:
         if ids_path.exists() and kv_path.exists():
             try:
                 saved = np.load(ids_path, allow_pickle=False)
-                data = kv_path.read_bytes()
-                if saved.tolist() == tokens:
+                blob = kv_path.read_bytes()
+                digest, data = blob[:32], blob[32:]
+                if saved.tolist() == tokens and hashlib.sha256(data).digest() == digest:
                     buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
                     llm.reset()
                     if llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, len(data)) == len(data):
@@ -72,7 +73,8 @@ class PrefixCache:
             buf = (ctypes.c_uint8 * int(size))()
             used = llama_cpp.llama_state_get_data(llm._ctx.ctx, buf, size)
             tmp = kv_path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(bytes(buf)[: int(used)])
+            data = bytes(buf)[: int(used)]
+            tmp.write_bytes(hashlib.sha256(data).digest() + data)  # checked before llama.cpp reads it
             np.save(ids_path, np.asarray(tokens, dtype=np.int32), allow_pickle=False)
             os.replace(tmp, kv_path)
             self._prune()
