@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,7 @@ from draftsmith.prompts.template import Template
 from draftsmith.style.presets import get_style
 
 OnText = Callable[[str], None]
+R = TypeVar("R", bound="Result")
 MAX_INPUT_CHARS = 400_000
 
 
@@ -55,6 +56,10 @@ class Tally:
             n = max(completion.usage.completion_tokens - 1, 0)
             self.decode_tokens += n
             self.decode_s += n / completion.timings.tokens_per_s
+
+    def result(self, cls: type[R], model: Model, **fields: Any) -> R:
+        """The operation's typed result, carrying this tally's model name, usage and timings."""
+        return cls(model=model.name, usage=self.usage, timings=self.timings(), **fields)
 
     def timings(self) -> Timings:
         rate = self.decode_tokens / self.decode_s if self.decode_s > 0 else None
@@ -132,6 +137,19 @@ def run_template(
     if tally:
         tally.add(completion)
     return completion
+
+
+def ask(
+    model: Model,
+    template: Template,
+    values: dict[str, Any],
+    params: GenParams,
+    tally: Tally,
+    on_text: OnText | None = None,
+) -> str:
+    """Run a template and return the model's cleaned, non-empty answer."""
+    completion = run_template(model, template, values, params, on_text, tally)
+    return require_output(clean_output(completion.text), model, template.name)
 
 
 def _tee(chunks, on_text: OnText):

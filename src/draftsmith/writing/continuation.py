@@ -54,12 +54,11 @@ def continue_text(
     if out.startswith(context.strip()[:40]):  # the model repeated the input first
         out = out[len(context.strip()) :].lstrip()
     out = require_output(trim_to_words(out, words, language), model, "continue")
-    return Result(
+    return tally.result(
+        Result,
+        model,
         operation="continue",
         text=out,
-        model=model.name,
         language=language,
         template=tpl.name,
-        usage=tally.usage,
-        timings=tally.timings(),
     )

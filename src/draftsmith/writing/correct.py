@@ -74,16 +74,15 @@ def correct(
             if on_edit:
                 on_edit(edit.model_dump_json())
     corrected = apply_edits(text, edits)
-    return CorrectionResult(
+    return tally.result(
+        CorrectionResult,
+        model,
         operation="correct",
         text=corrected,
         original=text,
         edits=edits,
-        model=model.name,
         language=language,
         template=tpl.name,
-        usage=tally.usage,
-        timings=tally.timings(),
         segments=len(spans),
         warnings=warnings,
     )

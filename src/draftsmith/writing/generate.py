@@ -66,14 +66,13 @@ def write(
     completion = run_template(model, tpl, values, params, on_text, tally)
     text = require_output(clean_output(completion.text), model, "write")
     warnings = ["output stopped at the token limit; raise --max-tokens"] if completion.finish_reason == "length" else []
-    return Result(
+    return tally.result(
+        Result,
+        model,
         operation="write",
         text=text,
-        model=model.name,
         language=language,
         template=tpl.name,
         style=style,
-        usage=tally.usage,
-        timings=tally.timings(),
         warnings=warnings,
     )

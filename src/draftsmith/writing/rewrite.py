@@ -54,14 +54,13 @@ def rewrite(
         pos = span.end
     if on_text:
         on_text(text[pos:])
-    return Result(
+    return tally.result(
+        Result,
+        model,
         operation="rewrite",
         text=stitch(text, spans, outputs),
-        model=model.name,
         language=language,
         template=tpl.name,
         style=style,
-        usage=tally.usage,
-        timings=tally.timings(),
         segments=len(spans),
     )

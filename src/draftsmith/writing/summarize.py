@@ -14,6 +14,7 @@ from draftsmith.writing.base import (
     OnText,
     Result,
     Tally,
+    ask,
     check_text,
     clean_output,
     max_tokens_for,
@@ -61,16 +62,16 @@ def summarize(
     tpl = get_template("summarize")
     params = template_params(tpl, temperature, default=0.3, seed=seed, max_tokens=max_tokens_for(words, language))
     values = {"lang": language, "language": language_name(language), "text": source, "words": words}
-    out = clean_output(run_template(model, tpl, values, params, on_text, tally).text)
-    out = require_output(trim_to_words(out, words, language), model, "summarize")
-    return Result(
+    out = require_output(
+        trim_to_words(ask(model, tpl, values, params, tally, on_text), words, language), model, tpl.name
+    )
+    return tally.result(
+        Result,
+        model,
         operation="summarize",
         text=out,
-        model=model.name,
         language=language,
         template=tpl.name,
-        usage=tally.usage,
-        timings=tally.timings(),
     )
 
 
@@ -124,16 +125,15 @@ def outline(
         "text": source,
         "sections": sections,
     }
-    out = require_output(clean_output(run_template(model, tpl, values, params, on_text, tally).text), model, "outline")
-    return OutlineResult(
+    out = ask(model, tpl, values, params, tally, on_text)
+    return tally.result(
+        OutlineResult,
+        model,
         operation="outline",
         text=out,
         sections=parse_outline(out),
-        model=model.name,
         language=language,
         template=tpl.name,
-        usage=tally.usage,
-        timings=tally.timings(),
     )
 
 
@@ -159,7 +159,7 @@ def title(
     tpl = get_template("title")
     params = template_params(tpl, temperature, default=0.7, seed=seed, max_tokens=40 * count + 40)
     values = {"lang": language, "language": language_name(language), "text": source, "count": count}
-    out = require_output(clean_output(run_template(model, tpl, values, params, on_text, tally).text), model, "title")
+    out = ask(model, tpl, values, params, tally, on_text)
     lines = out.splitlines()
     listed = [ln for ln in lines if re.match(r"^\s*(?:\d+[.)、]|[-*•])\s*\S", ln)]
     titles = []
@@ -167,13 +167,12 @@ def title(
         line = re.sub(r"^\s*(?:\d+[.)、]|[-*•])\s*", "", line).strip().strip('"“”*#').strip()
         if line:
             titles.append(line)
-    return TitleResult(
+    return tally.result(
+        TitleResult,
+        model,
         operation="title",
         text="\n".join(titles[:count]),
         titles=titles[:count],
-        model=model.name,
         language=language,
         template=tpl.name,
-        usage=tally.usage,
-        timings=tally.timings(),
     )

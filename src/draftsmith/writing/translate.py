@@ -144,14 +144,13 @@ def translate(
     final = "\n".join(_render(line, translated, i) for i, line in enumerate(lines))
     if on_text and emitted < len(lines):
         on_text("\n".join(_render(lines[j], translated, j) for j in range(emitted, len(lines))))
-    return Result(
+    return tally.result(
+        Result,
+        model,
         operation="translate",
         text=final,
-        model=model.name,
         language=target,
         template=tpl.name,
-        usage=tally.usage,
-        timings=tally.timings(),
         segments=len(todo),
         warnings=warnings,
     )
