@@ -389,3 +389,14 @@ def test_unknown_style_and_language_are_clear_errors() -> None:
         translate.translate(FakeModel(), "Some text.", to="xx")
     with pytest.raises(InputError, match="unknown language"):
         correct.correct(FakeModel(), "Some text.", lang="xx")
+
+
+def test_translate_warns_when_a_glossary_term_is_not_used() -> None:
+    from draftsmith.models.fake import FakeModel
+    from draftsmith.writing.translate import translate
+
+    model = FakeModel("我们参观了西湖。")
+    kept = translate(model, "We visited West Lake.", to="zh", glossary={"West Lake": "西湖"})
+    assert kept.warnings == []
+    lost = translate(model, "We visited West Lake.", to="zh", glossary={"West Lake": "西子湖"})
+    assert any("西子湖" in w for w in lost.warnings)

@@ -142,6 +142,9 @@ def translate(
             on_text("\n".join(_render(lines[j], translated, j) for j in range(emitted, upto)) + "\n")
             emitted = upto
     final = "\n".join(_render(line, translated, i) for i, line in enumerate(lines))
+    for term, wanted in (glossary or {}).items():
+        if term.lower() in text.lower() and wanted.lower() not in final.lower():
+            warnings.append(f"glossary: {term!r} should be translated as {wanted!r}, which the translation lacks")
     if on_text and emitted < len(lines):
         on_text("\n".join(_render(lines[j], translated, j) for j in range(emitted, len(lines))))
     return tally.result(
