@@ -32,9 +32,10 @@ def _root(
 
 
 def _register() -> None:
-    from draftsmith.cli import config_cmd, models_cmd, ops, templates_cmd
+    from draftsmith.cli import config_cmd, models_cmd, ops, serve_cmd, templates_cmd
 
     ops.register(app)
+    serve_cmd.register(app)
     app.add_typer(templates_cmd.app, name="templates")
     app.add_typer(models_cmd.app, name="models")
     app.add_typer(config_cmd.app, name="config")

@@ -1,0 +1,214 @@
+"""``/api/<operation>``: one POST endpoint per writing operation, and the template list.
+
+Each endpoint builds an ``Assistant`` over the app's model (so defaults match the CLI and the Python
+API), runs the operation in a worker thread behind the model's queue, and answers with the
+operation's typed result, or streams it as Server-Sent Events when the body says ``"stream": true``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from draftsmith.assistant import Assistant
+from draftsmith.config import Settings
+from draftsmith.models.base import Model
+from draftsmith.server.errors import ApiError, validation_error
+from draftsmith.server.runner import ModelGate, run_operation, stream_operation
+from draftsmith.server.schemas import (
+    ContinueRequest,
+    CorrectRequest,
+    OutlineRequest,
+    RewriteRequest,
+    SummarizeRequest,
+    TemplateInfo,
+    TitleRequest,
+    TranslateRequest,
+    WriteRequest,
+    error_responses,
+)
+from draftsmith.server.state import ServerConfig, get_model
+from draftsmith.writing.base import OnText, Result
+from draftsmith.writing.correct import CorrectionResult
+from draftsmith.writing.summarize import OutlineResult, TitleResult
+
+router = APIRouter(prefix="/api", tags=["operations"])
+
+Operation = Callable[[Assistant, OnText], BaseModel]
+ERRORS = error_responses(400, 413, 422, 429, 502, 503)
+STREAMED = {
+    200: {
+        "description": "The result as JSON; with `stream: true`, Server-Sent Events",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    **ERRORS,
+}
+
+
+class Context:
+    """What every operation endpoint needs: the request, the model (the dependency tests override),
+    and the app's settings, limits and gate."""
+
+    def __init__(self, request: Request, model: Model = Depends(get_model)) -> None:
+        state = request.app.state
+        self.request, self.model = request, model
+        self.settings: Settings = state.settings
+        self.config: ServerConfig = state.server_config
+        self.gate: ModelGate = state.gate
+
+    async def run(self, operation: Operation, *, stream: bool = False) -> Any:
+        assistant = Assistant(self.model, settings=self.settings)
+
+        def work(on_text: OnText) -> BaseModel:
+            return operation(assistant, on_text)
+
+        if stream:
+            return await stream_operation(
+                self.request, self.gate, work, OperationEvents(), ping_s=self.config.sse_ping_s
+            )
+        return await run_operation(self.request, self.gate, work)
+
+
+class OperationEvents:
+    """SSE for operations: ``token`` events with ``{"text": delta}``, then ``done`` with the result JSON,
+    or ``error`` with ``{"error": {"type", "message"}}``."""
+
+    def start(self) -> Iterable[dict[str, Any]]:
+        return ()
+
+    def text(self, text: str) -> Iterable[dict[str, Any]]:
+        yield {"event": "token", "data": json.dumps({"text": text}, ensure_ascii=False)}
+
+    def done(self, result: BaseModel) -> Iterable[dict[str, Any]]:
+        yield {"event": "done", "data": result.model_dump_json()}
+
+    def error(self, error: ApiError) -> Iterable[dict[str, Any]]:
+        yield {"event": "error", "data": json.dumps(error.body(), ensure_ascii=False)}
+
+
+def check_max_tokens(value: int | None, cap: int, field: str = "max_tokens") -> None:
+    if value is not None and value > cap:
+        raise validation_error(
+            [{"loc": ("body", field), "msg": f"must be at most {cap} on this server", "type": "less_than_equal"}]
+        )
+
+
+@router.post("/write", response_model=Result, responses=STREAMED)
+async def write(body: WriteRequest, ctx: Context = Depends()) -> Any:
+    """Draft text from an instruction or a prompt template."""
+    check_max_tokens(body.max_tokens, ctx.config.max_tokens_cap)
+    return await ctx.run(
+        lambda a, on_text: a.write(
+            body.instruction,
+            template=body.template,
+            variables=dict(body.variables),
+            length=body.length,
+            style=body.style,
+            lang=body.lang,
+            temperature=body.temperature,
+            seed=body.seed,
+            max_tokens=body.max_tokens,
+            on_text=on_text,
+        ),
+        stream=body.stream,
+    )
+
+
+@router.post("/rewrite", response_model=Result, responses=STREAMED)
+async def rewrite(body: RewriteRequest, ctx: Context = Depends()) -> Any:
+    """Rewrite a text in another style, keeping its meaning."""
+    return await ctx.run(
+        lambda a, on_text: a.rewrite(
+            body.text, style=body.style, lang=body.lang, temperature=body.temperature, seed=body.seed, on_text=on_text
+        ),
+        stream=body.stream,
+    )
+
+
+@router.post("/translate", response_model=Result, responses=STREAMED)
+async def translate(body: TranslateRequest, ctx: Context = Depends()) -> Any:
+    """Translate, keeping Markdown structure (headings, lists, code, links) and the glossary's terms."""
+    return await ctx.run(
+        lambda a, on_text: a.translate(
+            body.text, to=body.to, source=body.source, glossary=dict(body.glossary), on_text=on_text
+        ),
+        stream=body.stream,
+    )
+
+
+@router.post("/correct", response_model=CorrectionResult, responses=ERRORS)
+async def correct(body: CorrectRequest, ctx: Context = Depends()) -> Any:
+    """Fix grammar, spelling and punctuation; each edit has a span, a category and a reason."""
+    return await ctx.run(lambda a, on_text: a.correct(body.text, lang=body.lang))
+
+
+@router.post("/continue", response_model=Result, responses=STREAMED)
+async def continue_text(body: ContinueRequest, ctx: Context = Depends()) -> Any:
+    """Continue a text in the same language and voice."""
+    return await ctx.run(
+        lambda a, on_text: a.continue_text(
+            body.text, words=body.words, lang=body.lang, temperature=body.temperature, seed=body.seed, on_text=on_text
+        ),
+        stream=body.stream,
+    )
+
+
+@router.post("/summarize", response_model=Result, responses=STREAMED)
+async def summarize(body: SummarizeRequest, ctx: Context = Depends()) -> Any:
+    """Summarise a text (long texts are condensed piece by piece first)."""
+    return await ctx.run(
+        lambda a, on_text: a.summarize(
+            body.text, words=body.words, lang=body.lang, temperature=body.temperature, seed=body.seed, on_text=on_text
+        ),
+        stream=body.stream,
+    )
+
+
+@router.post("/outline", response_model=OutlineResult, responses=ERRORS)
+async def outline(body: OutlineRequest, ctx: Context = Depends()) -> Any:
+    """Draft a Markdown outline from a topic and/or source text."""
+    return await ctx.run(
+        lambda a, on_text: a.outline(
+            topic=body.topic,
+            text=body.text,
+            sections=body.sections,
+            lang=body.lang,
+            temperature=body.temperature,
+            seed=body.seed,
+            on_text=on_text,
+        )
+    )
+
+
+@router.post("/title", response_model=TitleResult, responses=ERRORS)
+async def title(body: TitleRequest, ctx: Context = Depends()) -> Any:
+    """Suggest headline options for a text."""
+    return await ctx.run(
+        lambda a, on_text: a.title(
+            body.text, count=body.count, lang=body.lang, temperature=body.temperature, seed=body.seed, on_text=on_text
+        )
+    )
+
+
+@router.get("/templates", response_model=list[TemplateInfo], tags=["templates"])
+async def templates(category: str | None = Query(None, max_length=64, description="only this category")) -> Any:
+    """The available prompt templates (user templates replace built-ins of the same name)."""
+    from draftsmith.prompts.registry import list_templates
+
+    return [
+        TemplateInfo(
+            name=t.name,
+            task=t.task,
+            category=t.category,
+            description=t.description,
+            languages=t.languages,
+            source=t.source,
+            variables=t.variables,
+        )
+        for t in list_templates()
+        if not category or t.category == category
+    ]

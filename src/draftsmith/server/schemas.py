@@ -1,0 +1,247 @@
+"""Request and response bodies of the HTTP API.
+
+Responses of the operations are the operations' own result types (``Result``, ``CorrectionResult``,
+``OutlineResult``, ``TitleResult``), so the API, ``--json`` and the Python API show one shape. Request
+bodies forbid unknown fields, so a misspelt option fails loudly instead of being ignored. The OpenAI
+bodies follow OpenAI's chat-completions format and ignore fields they do not know, as OpenAI clients expect.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from draftsmith.prompts.template import Variable
+
+# -- errors -------------------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="machine-readable kind, e.g. input_error, validation_error, busy")
+    message: str = Field(description="what went wrong and what to do next")
+    details: list[dict[str, Any]] | None = Field(None, description="per-field problems (validation errors)")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error statuses, all with the ErrorResponse body."""
+    text = {
+        400: "Unusable input (empty text, unknown language or style)",
+        413: "Request body too large",
+        422: "Invalid field values, or a template's variables are wrong",
+        429: "The model's queue is full; see Retry-After",
+        499: "The client disconnected and the operation was stopped",
+        502: "The model failed while generating",
+        503: "The model is loading or could not be opened; see Retry-After",
+    }
+    return {s: {"model": ErrorResponse, "description": text.get(s, "Error")} for s in statuses}
+
+
+# -- shared fields --------------------------------------------------------------------------------------
+
+Lang = Annotated[str | None, Field(max_length=16, description="output language code (en, zh, ...); default: input's")]
+Temperature = Annotated[float | None, Field(ge=0.0, le=2.0, description="sampling temperature")]
+Seed = Annotated[int | None, Field(ge=-(2**63), le=2**63 - 1, description="sampling seed for repeatable output")]
+Text = Annotated[str, Field(min_length=1, description="the input text")]
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+Stream = Annotated[
+    bool,
+    Field(
+        description='answer with Server-Sent Events: `token` events ({"text": delta}), then one `done` '
+        "event with the result, or an `error` event"
+    ),
+]
+TemplateValue = str | int | float | bool | list[str]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WriteRequest(_Request):
+    instruction: str | None = Field(None, min_length=1, max_length=20_000, description="what to write")
+    template: Name | None = Field(None, description="template name (see GET /api/templates)")
+    variables: dict[str, TemplateValue] = Field(default_factory=dict, max_length=64, description="template variables")
+    length: int | None = Field(None, ge=1, le=20_000, description="target length in words (characters for Chinese)")
+    style: Name | None = None
+    lang: Lang = None
+    temperature: Temperature = None
+    seed: Seed = None
+    max_tokens: int | None = Field(None, ge=1, description="hard cap on generated tokens")
+    stream: Stream = False
+
+
+class RewriteRequest(_Request):
+    text: Text
+    style: Name = Field(description="academic, news, literary, marketing, casual, formal, concise, or a user style")
+    lang: Lang = None
+    temperature: Temperature = None
+    seed: Seed = None
+    stream: Stream = False
+
+
+class TranslateRequest(_Request):
+    text: Text
+    to: str = Field(min_length=1, max_length=16, description="target language code")
+    source: str | None = Field(None, max_length=16, description="source language code (default: detected)")
+    glossary: dict[str, str] = Field(default_factory=dict, max_length=1000, description="fixed translations")
+    stream: Stream = False
+
+
+class CorrectRequest(_Request):
+    text: Text
+    lang: Lang = None
+
+
+class ContinueRequest(_Request):
+    text: Text
+    words: int = Field(100, ge=1, le=5000, description="about how many words to add")
+    lang: Lang = None
+    temperature: Temperature = None
+    seed: Seed = None
+    stream: Stream = False
+
+
+class SummarizeRequest(_Request):
+    text: Text
+    words: int = Field(80, ge=5, le=2000, description="about how long the summary is")
+    lang: Lang = None
+    temperature: Temperature = None
+    seed: Seed = None
+    stream: Stream = False
+
+
+class OutlineRequest(_Request):
+    topic: str = Field("", max_length=2000, description="what the piece is about")
+    text: str = Field("", description="source material (optional with topic)")
+    sections: int = Field(5, ge=1, le=20)
+    lang: Lang = None
+    temperature: Temperature = None
+    seed: Seed = None
+
+
+class TitleRequest(_Request):
+    text: Text
+    count: int = Field(5, ge=1, le=20, description="how many headline options")
+    lang: Lang = None
+    temperature: Temperature = None
+    seed: Seed = None
+
+
+class TemplateInfo(BaseModel):
+    name: str
+    task: str
+    category: str
+    description: str
+    languages: list[str]
+    source: str = Field(description="builtin, or user (a file in the data folder)")
+    variables: dict[str, Variable]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    model: str
+
+
+# -- OpenAI-compatible ------------------------------------------------------------------------------------
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class TextPart(_Lenient):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessageIn(_Lenient):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart] | None = None
+    name: str | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(part.text for part in self.content)
+        return self.content or ""
+
+
+class StreamOptions(_Lenient):
+    include_usage: bool = False
+
+
+class JsonSchemaFormat(_Lenient):
+    name: str = "output"
+    schema_: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(_Lenient):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+
+class ChatCompletionRequest(_Lenient):
+    model: str = Field("", max_length=256, description="any name: this server serves one model")
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=2048)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    n: int = Field(1, ge=1, le=1, description="only 1 is supported")
+    stop: str | list[Annotated[str, Field(max_length=256)]] | None = Field(None, max_length=16)
+    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="accepted, not used")
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="accepted, not used")
+    response_format: ResponseFormat | None = None
+    top_k: int | None = Field(None, ge=0, le=1000, description="llama.cpp extension")
+    repeat_penalty: float | None = Field(None, ge=0.0, le=10.0, description="llama.cpp extension")
+    user: str | None = Field(None, max_length=256)
+
+
+class ChatMessageOut(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatMessageOut
+    finish_reason: str | None
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "draftsmith"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
