@@ -225,3 +225,10 @@ def test_prefix_cache_survives_a_new_process(tmp_path):
     third = LlamaCppModel(path, n_ctx=1024, prefix_cache=tmp_path)
     assert third.complete(messages, params).text == text
     assert third.last_prefix == "miss"
+
+
+def test_a_prompt_longer_than_the_context_is_an_input_error(model):
+    from draftsmith.errors import InputError
+
+    with pytest.raises(InputError, match="context window"):
+        list(model.stream([Message(role="user", content="word " * 9000)], GenParams(max_tokens=16)))

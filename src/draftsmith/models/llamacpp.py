@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from draftsmith.errors import ModelError
+from draftsmith.errors import InputError, ModelError
 from draftsmith.models.base import Chunk, GenParams, Message, Model, Score, Usage
 from draftsmith.models.kvcache import PrefixCache
 
@@ -168,7 +168,7 @@ class LlamaCppModel(Model):
     def _check_fits(self, messages: list[Message], params: GenParams) -> None:
         prompt = sum(self.count_tokens(m.content) + 4 for m in messages)
         if prompt + params.max_tokens > self.n_ctx:
-            raise ModelError(
+            raise InputError(
                 f"prompt ({prompt} tokens) plus max_tokens ({params.max_tokens}) exceeds the context window "
                 f"of {self.n_ctx}; shorten the input or raise n_ctx"
             )
