@@ -58,6 +58,13 @@ def test_score_prefers_the_likely_continuation(model):
     bad = model.score("The capital of France is", " banana")
     assert good.tokens >= 1 and bad.tokens >= 1
     assert good.logprob > bad.logprob
+    again = model.score("The capital of France is", " Paris")  # the context's KV is reused this time
+    assert abs(again.logprob - good.logprob) < 1e-3
+    params = GenParams(max_tokens=8, temperature=0.0, top_k=1)
+    messages = [Message(role="user", content="Say hello.")]
+    before = model.complete(messages, params).text
+    model.score("Completely different context", " here")
+    assert model.complete(messages, params).text == before  # scoring leaves generation intact
 
 
 def test_speculative_decoding_gives_the_same_text(model):

@@ -240,10 +240,21 @@ class LlamaCppModel(Model):
             if len(joint) > self.n_ctx:
                 raise ModelError(f"text to score is longer than the context window ({self.n_ctx} tokens)")
             tail = [joint[shared - 1], *cont]
-            self.llm.reset()
+            if len(tail) > self.llm.n_batch:
+                raise InputError(f"continuation too long to score ({len(cont)} tokens; at most {self.llm.n_batch - 1})")
+            # Keep the KV of whatever the model already holds in common with this context (scoring several
+            # continuations of one context evaluates the context once); eval() drops the rest.
+            head = joint[: shared - 1]
+            held = list(self.llm.input_ids[: self.llm.n_tokens])
+            keep = 0
+            for a, b in zip(held, head, strict=False):
+                if a != b:
+                    break
+                keep += 1
+            self.llm.n_tokens = keep
             self.llm.want_logits = 1
-            if shared > 1:
-                self.llm.eval(joint[: shared - 1])
+            if len(head) > keep:
+                self.llm.eval(head[keep:])
             self.llm.want_logits = len(tail)
             try:
                 self.llm.eval(tail)
@@ -254,7 +265,6 @@ class LlamaCppModel(Model):
             for row, token in zip(logits[:-1], cont, strict=True):
                 peak = float(row.max())
                 total += float(row[token]) - peak - math.log(float(np.exp(row - peak).sum()))
-            self.llm.reset()
             return Score(logprob=total, tokens=len(cont))
 
     def close(self) -> None:
