@@ -516,3 +516,20 @@ def test_real_model_over_http():
         assert data[-1] == "[DONE]"
         text = "".join(json.loads(d)["choices"][0]["delta"].get("content", "") for d in data[:-1])
         assert len(text.split()) >= 2
+
+
+def test_metrics_count_requests_tokens_and_errors_with_bounded_labels() -> None:
+    with make_client(FakeModel("She goes to school.")) as client:
+        assert client.post("/api/write", json={"instruction": "x"}).status_code == 200
+        assert client.post("/api/write", json={}).status_code in (400, 422)
+        for i in range(5):  # random paths must not create new label values
+            client.get(f"/probe-{i}")
+        resp = client.get("/metrics")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    text = resp.text
+    assert 'draftsmith_requests_total{method="POST",route="/api/write",status="200"} 1.0' in text
+    assert 'draftsmith_requests_total{method="GET",route="other",status="404"} 5.0' in text
+    assert "probe-" not in text
+    assert 'draftsmith_generated_tokens_total{operation="write"}' in text
+    assert 'draftsmith_request_seconds_bucket{le="0.005",route="/api/write"}' in text
+    assert "draftsmith_queue_depth 0.0" in text

@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import Response
 
 from draftsmith import __version__
 from draftsmith.config import Settings, load_settings
 from draftsmith.models.base import Model
 from draftsmith.server import routes_openai, routes_ops
 from draftsmith.server.errors import BodyLimit, install_error_handlers
+from draftsmith.server.metrics import Metrics, MetricsMiddleware
 from draftsmith.server.runner import ModelGate
 from draftsmith.server.schemas import Health, Ready, error_responses
 from draftsmith.server.state import ModelSlot, ServerConfig, get_model
@@ -61,8 +63,11 @@ def create_app(
     app.state.model_slot = slot
     app.state.gate = gate
     app.state.started_at = time.time()
+    metrics = Metrics(lambda: gate.admitted)
+    app.state.metrics = metrics
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(routes_ops.router)
     app.include_router(routes_openai.router)
 
@@ -76,4 +81,12 @@ def create_app(
         """The model is open and requests will be served."""
         return Ready(model=model.name)
 
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus metrics: requests, latency, errors, generated tokens, decode rate, queue depth."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    metrics.routes.update(app.openapi()["paths"])  # every documented route, included routers too
+    metrics.routes.update(path for route in app.routes if (path := getattr(route, "path", None)))
     return app

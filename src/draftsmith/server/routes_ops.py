@@ -63,8 +63,12 @@ class Context:
     async def run(self, operation: Operation, *, stream: bool = False) -> Any:
         assistant = Assistant(self.model, settings=self.settings)
 
+        metrics = self.request.app.state.metrics
+
         def work(on_text: OnText) -> BaseModel:
-            return operation(assistant, on_text)
+            result = operation(assistant, on_text)
+            metrics.observe_result(result)
+            return result
 
         if stream:
             return await stream_operation(
