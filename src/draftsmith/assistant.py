@@ -82,7 +82,7 @@ class Assistant:
     ) -> Result:
         return rewrite.rewrite(
             self.model,
-            self._check(text),
+            text,
             style=style,
             lang=lang,
             temperature=temperature,
@@ -102,7 +102,7 @@ class Assistant:
     ) -> Result:
         return translate.translate(
             self.model,
-            self._check(text),
+            text,
             to=to,
             source=source,
             glossary=glossary,
@@ -111,7 +111,7 @@ class Assistant:
         )
 
     def correct(self, text: str, *, lang: str | None = None, speculative: bool = True) -> CorrectionResult:
-        return correct.correct(self.model, self._check(text), lang=lang, speculative=speculative, max_chars=self._limit)
+        return correct.correct(self.model, text, lang=lang, speculative=speculative, max_chars=self._limit)
 
     def continue_text(
         self,
@@ -125,7 +125,7 @@ class Assistant:
     ) -> Result:
         return continuation.continue_text(
             self.model,
-            self._check(text),
+            text,
             words=words,
             lang=lang,
             temperature=temperature,
@@ -147,7 +147,7 @@ class Assistant:
     ) -> Result:
         return summarize.summarize(
             self.model,
-            self._check(text),
+            text,
             words=words,
             lang=lang,
             on_text=on_text,
@@ -191,7 +191,7 @@ class Assistant:
     ) -> TitleResult:
         return summarize.title(
             self.model,
-            self._check(text),
+            text,
             count=count,
             lang=lang,
             on_text=on_text,
@@ -203,11 +203,6 @@ class Assistant:
     @property
     def _limit(self) -> int:
         return self.settings.max_input_chars
-
-    def _check(self, text: str) -> str:
-        from draftsmith.writing.base import check_text
-
-        return check_text(text, max_chars=self.settings.max_input_chars)
 
     def _seed(self, value: int | None) -> int | None:
         return value if value is not None else self.settings.seed

@@ -70,8 +70,3 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def stream_out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
