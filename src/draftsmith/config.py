@@ -41,6 +41,10 @@ class Settings(BaseModel):
     retries: int = Field(3, ge=0, le=10, description="retries for a remote model call that fails to connect")
     openai_api_key: str | None = Field(None, description="key for openai: endpoints (also OPENAI_API_KEY)")
     language: str = Field("auto", description="default output language for write: auto, en, zh, ...")
+    database_url: str | None = Field(
+        None,
+        description="the store: a SQLAlchemy URL (postgresql+psycopg://…); unset: SQLite in the data dir",
+    )
 
 
 def home() -> Path | None:

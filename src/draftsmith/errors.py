@@ -32,3 +32,9 @@ class ConfigError(DraftsmithError):
     """The configuration file or an environment override is invalid."""
 
     exit_code = 2
+
+
+class StoreError(DraftsmithError):
+    """The store (SQLite file or database server) cannot be opened, migrated or written."""
+
+    exit_code = 4
