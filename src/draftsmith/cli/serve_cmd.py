@@ -1,4 +1,9 @@
-"""draftsmith serve: the HTTP API (operations, OpenAI-compatible chat, health probes) on uvicorn."""
+"""draftsmith serve: the HTTP API (operations, documents, OpenAI-compatible chat, health probes) on uvicorn.
+
+On loopback the server needs no keys until the first user exists (``draftsmith users add``). A non-loopback
+``--host`` needs ``--allow-remote``, and then keys are always required: the server refuses to start while no
+usable key exists, so it can never listen on the network without authentication.
+"""
 
 from __future__ import annotations
 
@@ -28,10 +33,23 @@ def check_bind(host: str, allow_remote: bool) -> None:
     if allow_remote or is_loopback(host):
         return
     raise InputError(
-        f"refusing to listen on {host}: the API has no authentication yet, so anyone who can reach that address "
-        "could use your model; serve on 127.0.0.1 (the default), or pass --allow-remote if something in front "
-        "of it (a reverse proxy, a firewall) controls who gets in"
+        f"refusing to listen on {host}: anyone who can reach that address could use the server, and remote "
+        "serving has no authentication-free mode; serve on 127.0.0.1 (the default), or pass --allow-remote, "
+        "which requires an API key on every request (create one first: draftsmith users add NAME --admin, "
+        "then draftsmith keys create NAME)"
     )
+
+
+def check_remote_auth(host: str) -> None:
+    """A non-loopback server always requires keys, so at least one must work before it starts."""
+    from draftsmith.store import accounts
+    from draftsmith.store.db import open_store
+
+    if accounts.usable_keys(open_store()) == 0:
+        raise InputError(
+            f"refusing to listen on {host}: API keys are required there and none is usable yet; create one "
+            "with draftsmith users add NAME --admin and draftsmith keys create NAME"
+        )
 
 
 def serve(
@@ -41,26 +59,52 @@ def serve(
     allow_remote: bool = typer.Option(
         False,
         "--allow-remote",
-        help="Allow a non-loopback --host. There is no authentication yet (it comes with accounts and API keys), "
-        "so only do this behind something that controls access.",
+        help="Allow a non-loopback --host. Every request then needs an API key (draftsmith keys create), and "
+        "the server will not start until one exists.",
+    ),
+    require_auth: bool = typer.Option(
+        False, "--require-auth", help="Require API keys on loopback too (default there: once any user exists)."
+    ),
+    public_metrics: bool = typer.Option(False, "--public-metrics", help="Serve /metrics without a key."),
+    rpm: int = typer.Option(60, "--rpm", min=0, help="Requests per minute per key, unless a user has their own."),
+    tokens_per_day: int = typer.Option(
+        0, "--tokens-per-day", min=0, help="Tokens per user per UTC day, unless a user has their own (0: no limit)."
+    ),
+    redact_pii: bool = typer.Option(
+        False, "--redact-pii", help="Mask personal data (e-mails, phones, cards, IBANs, IPs, IDs) before the model."
+    ),
+    content_filter: str = typer.Option(
+        "off", "--content-filter", help="Content policy on requests and outputs: off, block or warn."
+    ),
+    content_policy: str = typer.Option(
+        None, "--content-policy", help="A content policy YAML file (default: built-in)."
     ),
     queue_size: int = typer.Option(
         8, "--queue-size", min=0, max=10_000, help="Requests that may wait for the model; more get 429."
     ),
     max_body_mb: float = typer.Option(2.0, "--max-body-mb", min=0.001, help="Largest request body in MB (413 above)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: debug, info, warning, error."),
+    log_json: bool = typer.Option(
+        False, "--log-json", help="Log JSON lines: one per request (id, user, route, status, latency, tokens)."
+    ),
 ) -> None:
-    """Serve the writing operations over HTTP: /api/<operation>, OpenAI-compatible /v1/chat/completions,
-    /healthz, /readyz and API docs at /docs.
+    """Serve the writing operations over HTTP: /api/<operation>, /api/documents, OpenAI-compatible
+    /v1/chat/completions, /healthz, /readyz, /metrics and API docs at /docs.
 
-    Listens on loopback only: there is no authentication yet (accounts and API keys come in a later
-    release), so a non-loopback --host is refused unless --allow-remote is given.
+    Listens on loopback by default, where keys are needed once any user exists (draftsmith users add). A
+    non-loopback --host needs --allow-remote and always requires keys.
     """
     check_bind(host, allow_remote)
+    if content_filter not in ("off", "block", "warn"):
+        raise InputError(f"--content-filter must be off, block or warn, not {content_filter!r}")
+    remote = not is_loopback(host)
+    if remote:
+        check_remote_auth(host)
     try:
         import uvicorn
 
         from draftsmith.server import ServerConfig, create_app
+        from draftsmith.server.logs import configure_json_logging
     except ImportError as exc:
         raise ConfigError(
             f"the server needs extra packages ({exc.name} is missing); install them with "
@@ -69,11 +113,31 @@ def serve(
     from draftsmith.config import load_settings
 
     settings = load_settings(model=model)
-    config = ServerConfig(queue_size=queue_size, max_body_bytes=int(max_body_mb * 1024 * 1024))
+    config = ServerConfig(
+        queue_size=queue_size,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        auth_required=True if remote or require_auth else None,
+        public_metrics=public_metrics,
+        requests_per_minute=rpm,
+        tokens_per_day=tokens_per_day,
+        redact_pii=redact_pii,
+        content_filter=content_filter,  # type: ignore[arg-type]
+        content_policy=content_policy,
+    )
     app = create_app(settings, config=config)
     shown = f"[{host}]" if ":" in host else host
+    if log_json:
+        configure_json_logging(log_level)
     err.print(f"serving model {settings.model} on http://{shown}:{port} (API docs at /docs); Ctrl-C stops")
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        timeout_graceful_shutdown=5,
+        log_config=None if log_json else uvicorn.config.LOGGING_CONFIG,
+        access_log=not log_json,
+    )
 
 
 def register(app: typer.Typer) -> None:

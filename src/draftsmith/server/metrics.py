@@ -1,7 +1,8 @@
 """Prometheus metrics for one app: requests, latency, errors, generated tokens, decode rate, queue depth.
 
-Each app has its own registry (tests build many apps). Route labels come from the app's own route
-table, so a client probing random paths cannot grow the label set: anything else is "other".
+Each app has its own registry (tests build many apps). Route labels are the matched route's template
+(``/api/documents/{doc_id}``) or a path from the app's own route table, so a client probing random paths
+cannot grow the label set: anything else is "other".
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from draftsmith.server.logs import route_of
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 RATE_BUCKETS = (1, 2, 5, 10, 20, 40, 80, 160, 320)
@@ -86,7 +89,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, watch)
         finally:
-            route = self.metrics.route_label(scope.get("path", ""))
+            route = route_of(scope) or self.metrics.route_label(scope.get("path", ""))
             self.metrics.requests.labels(route, scope.get("method", ""), str(status["code"])).inc()
             if status["code"] >= 500:
                 self.metrics.errors.labels(route).inc()

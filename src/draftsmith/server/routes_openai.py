@@ -18,7 +18,9 @@ from fastapi import APIRouter, Depends, Request
 
 from draftsmith.config import Settings
 from draftsmith.models.base import Chunk, Completion, GenParams, Message, Model, collect
+from draftsmith.server.auth import Principal, check_budget, current_user, record_tokens
 from draftsmith.server.errors import ApiError
+from draftsmith.server.guards import Guards
 from draftsmith.server.routes_ops import check_max_tokens
 from draftsmith.server.runner import ModelGate, run_operation, stream_operation
 from draftsmith.server.schemas import (
@@ -31,7 +33,8 @@ from draftsmith.server.schemas import (
     ModelList,
     error_responses,
 )
-from draftsmith.server.state import ServerConfig, get_model
+from draftsmith.server.state import ServerConfig, get_model, get_store
+from draftsmith.store.db import Store
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 PROMPT_OVERHEAD = 4  # tokens per message added by chat templates, roughly
@@ -52,13 +55,15 @@ async def models(request: Request) -> Any:
             "description": "A chat completion; with `stream: true`, Server-Sent Events of chunks ending in [DONE]",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **error_responses(413, 422, 429, 502, 503),
+        **error_responses(400, 401, 403, 413, 422, 429, 502, 503),
     },
 )
 async def chat_completions(
     body: ChatCompletionRequest,
     request: Request,
-    model: Model = Depends(get_model),
+    served: Model = Depends(get_model),
+    principal: Principal = Depends(current_user),
+    store: Store = Depends(get_store),
 ) -> Any:
     """Chat with the served model, as OpenAI's chat completions API does."""
     settings: Settings = request.app.state.settings
@@ -69,10 +74,17 @@ async def chat_completions(
     messages = [Message(role="system" if m.role == "developer" else m.role, content=m.text()) for m in body.messages]
     base = _params(body, settings)
     requested = body.max_completion_tokens or body.max_tokens
+    guards = Guards(request, body.redact_pii)
+    guards.screen(m.content for m in messages)
+    await check_budget(principal, store)
+    model = guards.model(served)
 
     def work(on_text: Any) -> Completion:
         params = base.model_copy(update={"max_tokens": requested or _room(model, messages, settings, config)})
-        return collect(model.name, _forwarding(model.stream(messages, params), on_text))
+        completion = collect(model.name, _forwarding(model.stream(messages, params), guards.watch(on_text)))
+        guards.finish(completion.text)
+        record_tokens(request, principal, store, completion.usage.total_tokens)
+        return completion
 
     ident = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

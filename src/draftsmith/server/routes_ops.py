@@ -17,7 +17,9 @@ from pydantic import BaseModel
 from draftsmith.assistant import Assistant
 from draftsmith.config import Settings
 from draftsmith.models.base import Model
+from draftsmith.server.auth import Principal, check_budget, current_user, record_tokens
 from draftsmith.server.errors import ApiError, validation_error
+from draftsmith.server.guards import Guards, texts_of
 from draftsmith.server.runner import ModelGate, run_operation, stream_operation
 from draftsmith.server.schemas import (
     ContinueRequest,
@@ -31,7 +33,8 @@ from draftsmith.server.schemas import (
     WriteRequest,
     error_responses,
 )
-from draftsmith.server.state import ServerConfig, get_model
+from draftsmith.server.state import ServerConfig, get_model, get_store
+from draftsmith.store.db import Store
 from draftsmith.writing.base import OnText, Result
 from draftsmith.writing.correct import CorrectionResult
 from draftsmith.writing.summarize import OutlineResult, TitleResult
@@ -39,7 +42,7 @@ from draftsmith.writing.summarize import OutlineResult, TitleResult
 router = APIRouter(prefix="/api", tags=["operations"])
 
 Operation = Callable[[Assistant, OnText], BaseModel]
-ERRORS = error_responses(400, 413, 422, 429, 502, 503)
+ERRORS = error_responses(400, 401, 403, 413, 422, 429, 502, 503)
 STREAMED = {
     200: {
         "description": "The result as JSON; with `stream: true`, Server-Sent Events",
@@ -50,27 +53,41 @@ STREAMED = {
 
 
 class Context:
-    """What every operation endpoint needs: the request, the model (the dependency tests override),
-    and the app's settings, limits and gate."""
+    """What every operation endpoint needs: the request, the caller, the model (the dependency tests
+    override), the store, and the app's settings, limits and gate."""
 
-    def __init__(self, request: Request, model: Model = Depends(get_model)) -> None:
+    def __init__(
+        self,
+        request: Request,
+        model: Model = Depends(get_model),
+        principal: Principal = Depends(current_user),
+        store: Store = Depends(get_store),
+    ) -> None:
         state = request.app.state
-        self.request, self.model = request, model
+        self.request, self.model, self.principal, self.store = request, model, principal, store
         self.settings: Settings = state.settings
         self.config: ServerConfig = state.server_config
         self.gate: ModelGate = state.gate
 
-    async def run(self, operation: Operation, *, stream: bool = False) -> Any:
-        assistant = Assistant(self.model, settings=self.settings)
-
+    async def run(self, body: BaseModel, operation: Operation) -> Any:
+        """Run ``operation`` for ``body``: content policy on the way in and out, PII masking, the caller's
+        token budget, then the model's queue; streamed when the body says so."""
+        guards = Guards(self.request, getattr(body, "redact_pii", False))
+        guards.screen(texts_of(body))
+        await check_budget(self.principal, self.store)
+        assistant = Assistant(guards.model(self.model), settings=self.settings)
         metrics = self.request.app.state.metrics
 
         def work(on_text: OnText) -> BaseModel:
-            result = operation(assistant, on_text)
+            result = operation(assistant, guards.watch(on_text))
+            guards.finish(getattr(result, "text", ""), result)
             metrics.observe_result(result)
+            usage = getattr(result, "usage", None)
+            if usage is not None:
+                record_tokens(self.request, self.principal, self.store, usage.total_tokens)
             return result
 
-        if stream:
+        if getattr(body, "stream", False):
             return await stream_operation(
                 self.request, self.gate, work, OperationEvents(), ping_s=self.config.sse_ping_s
             )
@@ -106,6 +123,7 @@ async def write(body: WriteRequest, ctx: Context = Depends()) -> Any:
     """Draft text from an instruction or a prompt template."""
     check_max_tokens(body.max_tokens, ctx.config.max_tokens_cap)
     return await ctx.run(
+        body,
         lambda a, on_text: a.write(
             body.instruction,
             template=body.template,
@@ -118,7 +136,6 @@ async def write(body: WriteRequest, ctx: Context = Depends()) -> Any:
             max_tokens=body.max_tokens,
             on_text=on_text,
         ),
-        stream=body.stream,
     )
 
 
@@ -126,10 +143,10 @@ async def write(body: WriteRequest, ctx: Context = Depends()) -> Any:
 async def rewrite(body: RewriteRequest, ctx: Context = Depends()) -> Any:
     """Rewrite a text in another style, keeping its meaning."""
     return await ctx.run(
+        body,
         lambda a, on_text: a.rewrite(
             body.text, style=body.style, lang=body.lang, temperature=body.temperature, seed=body.seed, on_text=on_text
         ),
-        stream=body.stream,
     )
 
 
@@ -137,27 +154,27 @@ async def rewrite(body: RewriteRequest, ctx: Context = Depends()) -> Any:
 async def translate(body: TranslateRequest, ctx: Context = Depends()) -> Any:
     """Translate, keeping Markdown structure (headings, lists, code, links) and the glossary's terms."""
     return await ctx.run(
+        body,
         lambda a, on_text: a.translate(
             body.text, to=body.to, source=body.source, glossary=dict(body.glossary), on_text=on_text
         ),
-        stream=body.stream,
     )
 
 
 @router.post("/correct", response_model=CorrectionResult, responses=ERRORS)
 async def correct(body: CorrectRequest, ctx: Context = Depends()) -> Any:
     """Fix grammar, spelling and punctuation; each edit has a span, a category and a reason."""
-    return await ctx.run(lambda a, on_text: a.correct(body.text, lang=body.lang))
+    return await ctx.run(body, lambda a, on_text: a.correct(body.text, lang=body.lang))
 
 
 @router.post("/continue", response_model=Result, responses=STREAMED)
 async def continue_text(body: ContinueRequest, ctx: Context = Depends()) -> Any:
     """Continue a text in the same language and voice."""
     return await ctx.run(
+        body,
         lambda a, on_text: a.continue_text(
             body.text, words=body.words, lang=body.lang, temperature=body.temperature, seed=body.seed, on_text=on_text
         ),
-        stream=body.stream,
     )
 
 
@@ -165,10 +182,10 @@ async def continue_text(body: ContinueRequest, ctx: Context = Depends()) -> Any:
 async def summarize(body: SummarizeRequest, ctx: Context = Depends()) -> Any:
     """Summarise a text (long texts are condensed piece by piece first)."""
     return await ctx.run(
+        body,
         lambda a, on_text: a.summarize(
             body.text, words=body.words, lang=body.lang, temperature=body.temperature, seed=body.seed, on_text=on_text
         ),
-        stream=body.stream,
     )
 
 
@@ -176,6 +193,7 @@ async def summarize(body: SummarizeRequest, ctx: Context = Depends()) -> Any:
 async def outline(body: OutlineRequest, ctx: Context = Depends()) -> Any:
     """Draft a Markdown outline from a topic and/or source text."""
     return await ctx.run(
+        body,
         lambda a, on_text: a.outline(
             topic=body.topic,
             text=body.text,
@@ -184,7 +202,7 @@ async def outline(body: OutlineRequest, ctx: Context = Depends()) -> Any:
             temperature=body.temperature,
             seed=body.seed,
             on_text=on_text,
-        )
+        ),
     )
 
 
@@ -192,9 +210,10 @@ async def outline(body: OutlineRequest, ctx: Context = Depends()) -> Any:
 async def title(body: TitleRequest, ctx: Context = Depends()) -> Any:
     """Suggest headline options for a text."""
     return await ctx.run(
+        body,
         lambda a, on_text: a.title(
             body.text, count=body.count, lang=body.lang, temperature=body.temperature, seed=body.seed, on_text=on_text
-        )
+        ),
     )
 
 

@@ -30,10 +30,14 @@ class ErrorResponse(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for error statuses, all with the ErrorResponse body."""
     text = {
-        400: "Unusable input (empty text, unknown language or style)",
+        400: "Unusable input (empty text, unknown language or style), or refused by the content policy",
+        401: "No API key, or an unknown, revoked or expired one (see WWW-Authenticate)",
+        403: "The key's user is disabled, or lacks the role",
+        404: "No such object (or not the caller's)",
+        409: "The document changed since base_version; details has the current version",
         413: "Request body too large",
-        422: "Invalid field values, or a template's variables are wrong",
-        429: "The model's queue is full; see Retry-After",
+        422: "Invalid field values, a template's variables are wrong, or the output was stopped by the content policy",
+        429: "The model's queue is full, or the key's rate or the user's daily tokens are spent; see Retry-After",
         499: "The client disconnected and the operation was stopped",
         502: "The model failed while generating",
         503: "The model is loading or could not be opened; see Retry-After",
@@ -62,7 +66,15 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class WriteRequest(_Request):
+class _OpRequest(_Request):
+    redact_pii: bool = Field(
+        False,
+        description="mask e-mails, phone numbers, card numbers, IBANs, IP addresses and ID numbers before the "
+        "model sees them; the answer has them back (the server may have it on for every request)",
+    )
+
+
+class WriteRequest(_OpRequest):
     instruction: str | None = Field(None, min_length=1, max_length=20_000, description="what to write")
     template: Name | None = Field(None, description="template name (see GET /api/templates)")
     variables: dict[str, TemplateValue] = Field(default_factory=dict, max_length=64, description="template variables")
@@ -75,7 +87,7 @@ class WriteRequest(_Request):
     stream: Stream = False
 
 
-class RewriteRequest(_Request):
+class RewriteRequest(_OpRequest):
     text: Text
     style: Name = Field(description="academic, news, literary, marketing, casual, formal, concise, or a user style")
     lang: Lang = None
@@ -84,7 +96,7 @@ class RewriteRequest(_Request):
     stream: Stream = False
 
 
-class TranslateRequest(_Request):
+class TranslateRequest(_OpRequest):
     text: Text
     to: str = Field(min_length=1, max_length=16, description="target language code")
     source: str | None = Field(None, max_length=16, description="source language code (default: detected)")
@@ -92,12 +104,12 @@ class TranslateRequest(_Request):
     stream: Stream = False
 
 
-class CorrectRequest(_Request):
+class CorrectRequest(_OpRequest):
     text: Text
     lang: Lang = None
 
 
-class ContinueRequest(_Request):
+class ContinueRequest(_OpRequest):
     text: Text
     words: int = Field(100, ge=1, le=5000, description="about how many words to add")
     lang: Lang = None
@@ -106,7 +118,7 @@ class ContinueRequest(_Request):
     stream: Stream = False
 
 
-class SummarizeRequest(_Request):
+class SummarizeRequest(_OpRequest):
     text: Text
     words: int = Field(80, ge=5, le=2000, description="about how long the summary is")
     lang: Lang = None
@@ -115,7 +127,7 @@ class SummarizeRequest(_Request):
     stream: Stream = False
 
 
-class OutlineRequest(_Request):
+class OutlineRequest(_OpRequest):
     topic: str = Field("", max_length=2000, description="what the piece is about")
     text: str = Field("", description="source material (optional with topic)")
     sections: int = Field(5, ge=1, le=20)
@@ -124,12 +136,31 @@ class OutlineRequest(_Request):
     seed: Seed = None
 
 
-class TitleRequest(_Request):
+class TitleRequest(_OpRequest):
     text: Text
     count: int = Field(5, ge=1, le=20, description="how many headline options")
     lang: Lang = None
     temperature: Temperature = None
     seed: Seed = None
+
+
+class DocumentCreate(_Request):
+    title: str = Field("Untitled", min_length=1, max_length=500)
+    text: str = Field("", description="the first version's text")
+
+
+class DocumentSave(_Request):
+    text: str = Field(description="the new version's full text")
+    base_version: int = Field(ge=1, description="the version this text was edited from (409 if it is not current)")
+    title: str | None = Field(None, min_length=1, max_length=500, description="a new title (default: unchanged)")
+    note: str | None = Field(None, max_length=500, description="what changed, kept in the history")
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    version: int
+    updated_at: float
 
 
 class TemplateInfo(BaseModel):
@@ -207,6 +238,7 @@ class ChatCompletionRequest(_Lenient):
     top_k: int | None = Field(None, ge=0, le=1000, description="llama.cpp extension")
     repeat_penalty: float | None = Field(None, ge=0.0, le=10.0, description="llama.cpp extension")
     user: str | None = Field(None, max_length=256)
+    redact_pii: bool = Field(False, description="draftsmith extension: mask personal data before the model sees it")
 
 
 class ChatMessageOut(BaseModel):

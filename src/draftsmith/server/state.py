@@ -1,8 +1,10 @@
-"""What one app holds (settings, server limits, the model, the gate) and the dependencies that hand it out.
+"""What one app holds (settings, server limits, the model, the store, the gate) and the dependencies that
+hand them out.
 
 The model opens once per app, in a background thread at startup, so ``/healthz`` answers while a large
 model loads and ``/readyz`` says when it is ready. Routes get it through ``get_model``; tests replace that
 dependency (``app.dependency_overrides[get_model] = lambda: FakeModel()``) or pass ``model=`` to ``create_app``.
+The store (documents, users, keys, limits) opens on first use and is handed out by ``get_store``.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Literal
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from draftsmith.config import Settings
 from draftsmith.errors import DraftsmithError, ModelError
 from draftsmith.models.base import Model
 from draftsmith.models.loader import load_model
 from draftsmith.server.errors import ApiError
+from draftsmith.store.db import Store, default_url
 
 log = logging.getLogger("draftsmith.server")
 RELOAD_AFTER_S = 10.0  # a model that failed to open is tried again after this long
@@ -34,6 +39,20 @@ class ServerConfig(BaseModel):
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="largest request body accepted (413 above)")
     max_tokens_cap: int = Field(8192, ge=1, description="largest max_tokens a request may ask for (422 above)")
     sse_ping_s: float = Field(15.0, ge=0, description="keep-alive comment interval on event streams (0: off)")
+    auth_required: bool | None = Field(
+        None,
+        description="API keys on /api and /v1: true always, false never, unset (auto) once any user exists. "
+        "`serve` sets true on a non-loopback host",
+    )
+    public_metrics: bool = Field(False, description="serve /metrics without a key (otherwise: admin keys only)")
+    requests_per_minute: int = Field(60, ge=0, description="per-key request rate when a user has none (0: no limit)")
+    tokens_per_day: int = Field(0, ge=0, description="per-user daily token budget when a user has none (0: none)")
+    redact_pii: bool = Field(False, description="mask personal data before the model sees it, for every request")
+    content_filter: Literal["off", "block", "warn"] = Field(
+        "off", description="content policy on requests and outputs: off, block (400/422) or warn (a result warning)"
+    )
+    content_policy: str | None = Field(None, description="a policy YAML file (default: the built-in policy)")
+    max_document_chars: int = Field(500_000, ge=1, description="largest document text accepted (413 above)")
 
 
 class ModelSlot:
@@ -100,3 +119,39 @@ async def get_model(request: Request) -> Model:
     """The model every operation runs on (override this dependency in tests)."""
     slot: ModelSlot = request.app.state.model_slot
     return slot.get()
+
+
+class StoreSlot:
+    """The app's store: given, or opened (and migrated) on first use from ``settings.database_url``."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.owned = store is None
+        self._lock = threading.Lock()
+
+    def get(self) -> Store:
+        if self.store is None:
+            with self._lock:
+                if self.store is None:
+                    try:
+                        self.store = Store(self.settings.database_url or default_url())
+                    except DraftsmithError as exc:
+                        log.error("the store could not be opened: %s", exc)
+                        raise ApiError(
+                            503, "store_unavailable", "the server's database cannot be opened; see the server log"
+                        ) from None
+        return self.store
+
+    def close(self) -> None:
+        if self.owned and self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+async def get_store(request: Request) -> Store:
+    """The store documents, accounts and limits live in (override this dependency in tests)."""
+    slot: StoreSlot = request.app.state.store_slot
+    if slot.store is not None:
+        return slot.store
+    return await run_in_threadpool(slot.get)  # opening runs the migrations: not on the event loop

@@ -1,0 +1,286 @@
+"""PII detection with valid and invalid checksums, reversible masking, streaming restore, and the
+server's redact_pii round trip: the (recording) fake model never sees a raw value, the caller gets them back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from draftsmith.config import Settings
+from draftsmith.models.base import Chunk, GenParams, Message, Usage
+from draftsmith.models.fake import FakeModel
+from draftsmith.safety.pii import (
+    RedactingModel,
+    Redactor,
+    StreamUnmasker,
+    cn_id_ok,
+    find_pii,
+    iban_ok,
+    luhn_ok,
+    scrub,
+)
+from draftsmith.server import ServerConfig, create_app
+
+SETTINGS = Settings(model="fake", prefix_cache=False)
+
+
+def kinds(text: str) -> list[tuple[str, str]]:
+    return [(f.kind, text[f.start : f.end]) for f in find_pii(text)]
+
+
+# -- detectors -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("write to zhang.wei+news@mail.example.com today", "email", "zhang.wei+news@mail.example.com"),
+        ("请发邮件到li@example.cn谢谢", "email", "li@example.cn"),
+        ("call +44 20 7946 0958 now", "phone", "+44 20 7946 0958"),
+        ("call +1 (415) 555-2671.", "phone", "+1 (415) 555-2671"),
+        ("Tel. +33 1 23 45 67 89", "phone", "+33 1 23 45 67 89"),
+        ("office: (415) 555-2671", "phone", "(415) 555-2671"),
+        ("office: 415-555-2671", "phone", "415-555-2671"),
+        ("座机010-12345678转分机", "phone", "010-12345678"),
+        ("手机13812345678，", "cn_mobile", "13812345678"),
+        ("mobile 138 1234 5678", "cn_mobile", "138 1234 5678"),
+        ("mobile +86 139-1234-5678", "cn_mobile", "+86 139-1234-5678"),
+        ("card 4111 1111 1111 1111 exp 12/27", "card", "4111 1111 1111 1111"),
+        ("card 5555-5555-5555-4444", "card", "5555-5555-5555-4444"),
+        ("amex 378282246310005", "card", "378282246310005"),
+        ("IBAN DE89 3704 0044 0532 0130 00 PLEASE", "iban", "DE89 3704 0044 0532 0130 00"),
+        ("IBAN GB82WEST12345698765432", "iban", "GB82WEST12345698765432"),
+        ("server 192.168.1.20.", "ip", "192.168.1.20"),
+        ("v6 2001:db8::8a2e:370:7334 up", "ip", "2001:db8::8a2e:370:7334"),
+        ("身份证号11010519491231002X。", "cn_id", "11010519491231002X"),
+        ("ID 440308199901010012", "cn_id", "440308199901010012"),
+    ],
+)
+def test_each_kind_is_found(text, kind, value):
+    assert (kind, value) in kinds(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 4111 1111 1111 1112",  # Luhn fails
+        "order 1234567890123456",  # Luhn fails
+        "IBAN DE89 3704 0044 0532 0130 01",  # mod-97 fails
+        "IBAN DE89 3704 0044 0532 0130",  # too short for Germany
+        "ID 110105194912310021",  # wrong check digit
+        "ID 11010519491331002X",  # month 13
+        "version 1.2.3 and 256.1.1.1",  # not an IPv4 address
+        "at 12:30:45 and std::vector",
+        "on 2024-01-15, in 1999, build 20240115",
+        "call 12345",
+        "costs $1,234,567.89",
+    ],
+)
+def test_invalid_checksums_and_lookalikes_are_left_alone(text):
+    assert find_pii(text) == []
+
+
+def test_checksum_helpers():
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert iban_ok("DE89370400440532013000") and iban_ok("gb82 west 1234 5698 7654 32")
+    assert not iban_ok("DE89370400440532013001")
+    assert cn_id_ok("11010519491231002X") and cn_id_ok("11010519491231002x")
+    assert not cn_id_ok("11010519491231002") and not cn_id_ok("110105194902300021")  # 30 February
+
+
+def test_an_id_number_is_not_also_reported_as_a_card_or_phone():
+    assert kinds("ID 11010519491231002X") == [("cn_id", "11010519491231002X")]
+    assert kinds("IBAN DE89370400440532013000") == [("iban", "DE89370400440532013000")]
+
+
+# -- masking ---------------------------------------------------------------------------------------------------
+
+TEXT = (
+    "Contact Ana at ana@example.org or +49 30 1234567; backup ana@example.org. "
+    "张伟的手机是13812345678，身份证11010519491231002X，卡号4111111111111111。"
+)
+
+
+def test_mask_is_reversible_and_consistent():
+    redactor = Redactor()
+    masked = redactor.mask(TEXT)
+    assert "ana@example.org" not in masked and "13812345678" not in masked and "4111111111111111" not in masked
+    assert masked.count("[EMAIL_1]") == 2  # the same value, the same placeholder
+    assert "[PHONE_1]" in masked and "[PHONE_2]" in masked and "[ID_1]" in masked and "[CARD_1]" in masked
+    assert redactor.unmask(masked) == TEXT
+    assert redactor.masked == 5
+
+
+def test_unmask_tolerates_what_models_do_to_placeholders():
+    redactor = Redactor()
+    redactor.mask("mail ana@example.org")
+    assert redactor.unmask("write to [email_1], 【EMAIL_1】 or [ EMAIL_1 ]") == (
+        "write to ana@example.org, ana@example.org or ana@example.org"
+    )
+    assert redactor.unmask("[EMAIL_2] stays") == "[EMAIL_2] stays"  # unknown placeholders are left alone
+
+
+def test_placeholders_already_in_the_input_are_never_reused():
+    redactor = Redactor()
+    masked = redactor.mask("template [EMAIL_1] for ana@example.org")
+    assert masked == "template [EMAIL_1] for [EMAIL_2]"
+    assert redactor.unmask(masked) == "template [EMAIL_1] for ana@example.org"
+
+
+def test_stream_unmasker_restores_placeholders_split_across_chunks():
+    redactor = Redactor()
+    masked = redactor.mask("reach ana@example.org or 13812345678 today")
+    unmasker = StreamUnmasker(redactor)
+    pieces = [masked[i : i + 3] for i in range(0, len(masked), 3)]
+    out = "".join(unmasker.feed(p) for p in pieces) + unmasker.flush()
+    assert out == "reach ana@example.org or 13812345678 today"
+    # A lone bracket is not held forever.
+    assert unmasker.feed("a [b") == "a " and unmasker.feed("racket] c") == "[bracket] c"
+
+
+def test_scrub_is_one_way():
+    assert scrub("mail ana@example.org, card 4111111111111111") == "mail [EMAIL], card [CARD]"
+    assert scrub("client 203.0.113.9 via http://127.0.0.1:8080 and 0.0.0.0") == (
+        "client [IP] via http://127.0.0.1:8080 and 0.0.0.0"
+    )
+
+
+def test_redacting_model_masks_prompts_and_unmasks_streams():
+    inner = FakeModel()  # echoes the prompt, so the answer holds the placeholders
+    model = RedactingModel(inner)
+    chunks = list(model.stream([Message(role="user", content="Text: ana@example.org, 13812345678")], GenParams()))
+    seen = inner.calls[0][-1].content
+    assert "ana@example.org" not in seen and "13812345678" not in seen
+    assert "".join(c.text for c in chunks) == "ana@example.org, 13812345678"
+    assert chunks[-1].usage is not None
+    completion = model.complete([Message(role="user", content="Text: ana@example.org")], GenParams())
+    assert completion.text == "ana@example.org"
+
+
+class RawEcho(FakeModel):
+    """Raw-text completion that echoes its prompt (and records it)."""
+
+    def stream_text(self, prompt, params):
+        self.calls.append([Message(role="user", content=prompt)])
+        yield Chunk(text=prompt[:7])
+        yield Chunk(text=prompt[7:])
+        yield Chunk(finish_reason="stop", usage=Usage(prompt_tokens=5, completion_tokens=5))
+
+
+def test_redacting_model_covers_raw_text_completion_too():
+    inner = RawEcho()
+    chunks = list(RedactingModel(inner).stream_text("Mail ana@example.org now", GenParams()))
+    assert inner.calls[0][0].content == "Mail [EMAIL_1] now"
+    assert "".join(c.text for c in chunks) == "Mail ana@example.org now"
+
+
+class Splitter(FakeModel):
+    """Streams a placeholder one character at a time."""
+
+    def stream(self, messages, params):
+        self.calls.append(messages)
+        for ch in "ok [EMAIL_1]!":
+            yield Chunk(text=ch)
+        yield Chunk(finish_reason="stop", usage=Usage(prompt_tokens=3, completion_tokens=13))
+
+
+def test_redacting_model_restores_a_placeholder_streamed_char_by_char():
+    model = RedactingModel(Splitter())
+    chunks = list(model.stream([Message(role="user", content="to ana@example.org")], GenParams()))
+    assert "".join(c.text for c in chunks) == "ok ana@example.org!"
+    assert all("[" not in c.text for c in chunks)
+
+
+# -- through the server ------------------------------------------------------------------------------------------
+
+SECRET_TEXT = "Please write to zhang.wei@example.com or call 138 1234 5678 about card 4111 1111 1111 1111."
+RAW = ("zhang.wei@example.com", "138 1234 5678", "4111 1111 1111 1111")
+
+
+def seen_by(model: FakeModel) -> str:
+    return "\n".join(m.content for call in model.calls for m in call)
+
+
+@pytest.mark.parametrize("server_wide", [False, True])
+def test_the_model_never_sees_raw_pii_and_the_answer_has_it_back(server_wide):
+    model = FakeModel()  # echo: the answer is the (masked) text the model saw
+    client = TestClient(create_app(SETTINGS, model, config=ServerConfig(redact_pii=server_wide)))
+    body = {"text": SECRET_TEXT, "style": "formal"}
+    if not server_wide:
+        body["redact_pii"] = True
+    response = client.post("/api/rewrite", json=body)
+    assert response.status_code == 200, response.text
+    seen = seen_by(model)
+    assert "[EMAIL_1]" in seen and "[PHONE_1]" in seen and "[CARD_1]" in seen
+    assert not any(value in seen for value in RAW)
+    assert all(value in response.json()["text"] for value in RAW)
+
+
+def test_pii_round_trip_when_streaming_and_over_the_openai_route():
+    model = FakeModel(delay_s=0.001)
+    client = TestClient(create_app(SETTINGS, model))
+    with client.stream(
+        "POST", "/api/summarize", json={"text": SECRET_TEXT, "words": 20, "stream": True, "redact_pii": True}
+    ) as response:
+        body = "".join(response.iter_text())
+    assert not any(value in seen_by(model) for value in RAW)
+    assert "[EMAIL_1]" not in body and "zhang.wei@example.com" in body
+
+    model.calls.clear()
+    chat = client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": f"Text: {SECRET_TEXT}"}], "redact_pii": True},
+    )
+    assert chat.status_code == 200, chat.text
+    assert not any(value in seen_by(model) for value in RAW)
+    assert chat.json()["choices"][0]["message"]["content"] == SECRET_TEXT
+
+
+def test_without_redaction_the_model_sees_the_text_as_is():
+    model = FakeModel()
+    client = TestClient(create_app(SETTINGS, model))
+    assert client.post("/api/rewrite", json={"text": SECRET_TEXT, "style": "formal"}).status_code == 200
+    assert "zhang.wei@example.com" in seen_by(model)
+
+
+def test_correct_with_redaction_keeps_edits_on_the_original_text():
+    def fixer(messages, params):
+        from draftsmith.models.fake import echo_responder
+
+        return echo_responder(messages, params).replace("She go ", "She goes ")
+
+    model = FakeModel(fixer)
+    client = TestClient(create_app(SETTINGS, model))
+    text = "She go to ana@example.org every day."
+    response = client.post("/api/correct", json={"text": text, "redact_pii": True})
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["text"] == "She goes to ana@example.org every day."
+    assert [(e["original"], e["replacement"]) for e in data["edits"]] == [("go", "goes")]
+    assert "ana@example.org" not in json.dumps([m.content for call in model.calls for m in call])
+
+
+@pytest.mark.model
+def test_real_model_over_http_never_sees_the_values_and_they_come_back():
+    from draftsmith.config import load_settings
+    from draftsmith.models.loader import load_model
+
+    real = load_model("qwen2.5-0.5b", load_settings(model="qwen2.5-0.5b", prefix_cache=False))
+    seen: list[str] = []
+
+    class Recording(FakeModel):
+        name = real.name
+
+        def stream(self, messages, params):
+            seen.extend(m.content for m in messages)
+            return real.stream(messages, params)
+
+    client = TestClient(create_app(SETTINGS, Recording(), config=ServerConfig(redact_pii=True)))
+    text = "Please email ana@example.org or call +44 20 7946 0958 tomorrow, he dont know."
+    response = client.post("/api/correct", json={"text": text})
+    assert response.status_code == 200, response.text
+    assert seen and not any("ana@example.org" in s or "7946 0958" in s for s in seen)
+    assert "ana@example.org" in response.json()["text"] and "+44 20 7946 0958" in response.json()["text"]
+    assert "[EMAIL" not in response.json()["text"]
