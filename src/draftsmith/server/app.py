@@ -1,5 +1,6 @@
-"""The FastAPI app: operations under ``/api``, OpenAI-compatible routes under ``/v1``, health probes,
-OpenAPI docs at ``/docs``. ``create_app`` builds one app with its own model, queue and limits."""
+"""The FastAPI app: operations under ``/api``, documents under ``/api/documents``, OpenAI-compatible routes
+under ``/v1``, health probes, metrics, OpenAPI docs at ``/docs``. ``create_app`` builds one app with its own
+model, store, queue and limits."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from fastapi.responses import Response
 from draftsmith import __version__
 from draftsmith.config import Settings, load_settings
 from draftsmith.models.base import Model
-from draftsmith.server import routes_openai, routes_ops
+from draftsmith.safety.content import load_policy
+from draftsmith.server import routes_documents, routes_openai, routes_ops, routes_web
+from draftsmith.server.auth import current_user, metrics_access
 from draftsmith.server.errors import BodyLimit, install_error_handlers
+from draftsmith.server.logs import AccessLog
 from draftsmith.server.metrics import Metrics, MetricsMiddleware
 from draftsmith.server.runner import ModelGate
 from draftsmith.server.schemas import Health, Ready, error_responses
-from draftsmith.server.state import ModelSlot, ServerConfig, get_model
+from draftsmith.server.state import ModelSlot, ServerConfig, StoreSlot, get_model
+from draftsmith.store.db import Store
 
 DESCRIPTION = """\
 draftsmith's writing operations over HTTP. Every error is JSON: `{"error": {"type", "message"}}`.
@@ -29,6 +34,12 @@ Operations that take `"stream": true` answer with Server-Sent Events: `token` ev
 `error` event). Closing the connection stops the model.
 
 Requests share one model behind a bounded queue; when it is full the answer is 429 with Retry-After.
+
+**Keys.** Once the server has users (or runs with `auth_required`), every `/api` and `/v1` route needs an
+API key: `Authorization: Bearer ds_…` or `X-API-Key: ds_…` (create one with `draftsmith keys create USER`).
+401 means no or a bad key, 403 a disabled user, 429 a spent rate (per key, per minute) or token budget
+(per user, per UTC day), each with Retry-After. `/healthz`, `/readyz` and these docs need no key;
+`/metrics` needs an admin's key unless the server makes it public.
 """
 
 
@@ -37,11 +48,14 @@ def create_app(
     model: Model | None = None,
     *,
     config: ServerConfig | None = None,
+    store: Store | None = None,
 ) -> FastAPI:
-    """An app serving ``model`` (default: open ``settings.model`` in the background at startup)."""
+    """An app serving ``model`` (default: open ``settings.model`` in the background at startup) over
+    ``store`` (default: ``settings.database_url``, or SQLite in the data folder, opened on first use)."""
     settings = settings or load_settings()
     config = config or ServerConfig()
     slot = ModelSlot(settings, model)
+    store_slot = StoreSlot(settings, store)
     gate = ModelGate(config.concurrency, config.queue_size)
 
     @contextlib.asynccontextmanager
@@ -51,16 +65,21 @@ def create_app(
             yield
         finally:
             gate.shutdown()
+            store_slot.close()
 
     app = FastAPI(
         title="draftsmith",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by routes_web from vendored Swagger UI (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.server_config = config
     app.state.model_slot = slot
+    app.state.store_slot = store_slot
+    app.state.content_policy = load_policy(config.content_policy) if config.content_filter != "off" else None
     app.state.gate = gate
     app.state.started_at = time.time()
     metrics = Metrics(lambda: gate.admitted)
@@ -68,8 +87,12 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.include_router(routes_ops.router)
-    app.include_router(routes_openai.router)
+    app.add_middleware(AccessLog)  # every answer gets a request id and one log line
+    routes_web.install(app)  # the editor at /, /static, /docs; security headers on every answer (outermost)
+    keyed = [Depends(current_user)]  # every /api and /v1 route; FastAPI runs it once per request
+    app.include_router(routes_ops.router, dependencies=keyed)
+    app.include_router(routes_documents.router, dependencies=keyed)
+    app.include_router(routes_openai.router, dependencies=keyed)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Any:
@@ -81,9 +104,16 @@ def create_app(
         """The model is open and requests will be served."""
         return Ready(model=model.name)
 
-    @app.get("/metrics", tags=["health"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=Response,
+        dependencies=[Depends(metrics_access)],
+        responses=error_responses(401, 403),
+    )
     async def prometheus() -> Response:
-        """Prometheus metrics: requests, latency, errors, generated tokens, decode rate, queue depth."""
+        """Prometheus metrics: requests, latency, errors, generated tokens, decode rate, queue depth.
+        Needs an admin's key unless the server makes metrics public."""
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 

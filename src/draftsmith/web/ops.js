@@ -1,0 +1,226 @@
+// Operations on the selection (or the whole text): correct → edit chips to accept or reject; rewrite,
+// translate, summarize, continue → tokens streamed into a preview (Stop aborts the request, which stops the
+// model), then the result rendered as safe Markdown with a button to put it into the text.
+
+import { request, stream } from "./api.js";
+import { updateBadges } from "./documents.js";
+import { renderMarkdown } from "./render.js";
+import { $, button, clearError, el, setStatus, showError } from "./ui.js";
+
+const LABELS = {
+  correct: "Corrections",
+  rewrite: "Rewrite",
+  translate: "Translation",
+  summarize: "Summary",
+  continue: "Continuation",
+};
+const APPLY = { rewrite: "Replace", translate: "Replace", summarize: "Insert below", continue: "Insert" };
+
+let current = null; // the running or last operation: {op, start, end, sent, controller, text}
+let pending = []; // correction edits not yet accepted or rejected, with offsets into the editor's text
+
+function target() {
+  const editor = $("editor");
+  let { selectionStart: start, selectionEnd: end } = editor;
+  if (start === end) {
+    start = 0;
+    end = editor.value.length;
+  }
+  return { start, end, sent: editor.value.slice(start, end) };
+}
+
+function bodyFor(op, text) {
+  if (op === "rewrite") return { text, style: $("style").value };
+  if (op === "translate") return { text, to: $("target-lang").value };
+  if (op === "continue") return { text, words: 60 };
+  return { text };
+}
+
+function setBusy(busy) {
+  for (const b of document.querySelectorAll("[data-op]")) b.disabled = busy;
+  $("stop").hidden = !busy;
+}
+
+function resetResult(op) {
+  $("result-title").textContent = LABELS[op] || "Result";
+  $("edits").replaceChildren();
+  $("stream").replaceChildren();
+  $("stream").hidden = true;
+  $("output").replaceChildren();
+  $("output").hidden = true;
+  $("result-actions").hidden = true;
+  pending = [];
+}
+
+async function run(op) {
+  if (current && current.controller) return; // one at a time; Stop ends the running one
+  const range = target();
+  if (!range.sent.trim()) {
+    showError("Write or select some text first.");
+    return;
+  }
+  clearError();
+  resetResult(op);
+  const controller = new AbortController();
+  current = { op, ...range, controller, text: "" };
+  setBusy(true);
+  setStatus(`${LABELS[op]}: working…`);
+  try {
+    if (op === "correct") {
+      const result = await request("POST", "/api/correct", bodyFor(op, range.sent), { signal: controller.signal });
+      showEdits(result, range);
+    } else {
+      const preview = $("stream");
+      preview.hidden = false;
+      const result = await stream(`/api/${op}`, bodyFor(op, range.sent), {
+        signal: controller.signal,
+        onToken: (delta) => {
+          current.text += delta;
+          preview.append(document.createTextNode(delta));
+        },
+      });
+      current.text = result.text;
+      preview.hidden = true;
+      renderMarkdown($("output"), result.text);
+      $("output").hidden = false;
+      offerApply(op);
+      const warnings = (result.warnings || []).join(" ");
+      setStatus(`${LABELS[op]}: done${warnings ? `. ${warnings}` : "."}`);
+    }
+  } catch (err) {
+    if (err.name === "AbortError") {
+      setStatus(`${LABELS[op]}: stopped.`);
+      if (current.text) offerApply(op);
+    } else {
+      setStatus(`${LABELS[op]}: failed.`);
+      showError(err);
+    }
+  } finally {
+    current.controller = null;
+    setBusy(false);
+  }
+}
+
+function offerApply(op) {
+  $("apply").textContent = APPLY[op] || "Insert";
+  $("result-actions").hidden = false;
+}
+
+function apply() {
+  if (!current || !current.text) return;
+  const editor = $("editor");
+  const { op, start, end, sent } = current;
+  if (editor.value.slice(start, end) !== sent) {
+    showError("The text changed since the operation started; run it again.");
+    return;
+  }
+  const text = current.text;
+  if (op === "summarize") {
+    editor.setRangeText(`\n\n${text.trim()}\n`, end, end, "select");
+  } else if (op === "continue") {
+    const joiner = /\S$/.test(sent) && /^[\p{L}\p{N}"'(]/u.test(text) && !/\p{Script=Han}$/u.test(sent) ? " " : "";
+    editor.setRangeText(joiner + text, end, end, "select");
+  } else {
+    editor.setRangeText(text, start, end, "select");
+  }
+  discard();
+  updateBadges();
+}
+
+function discard() {
+  resetResult(current ? current.op : "");
+  setStatus("");
+  current = null;
+}
+
+// -- corrections ---------------------------------------------------------------------------------------
+
+/** Maps the server's code point offsets into ``text`` to the editor's UTF-16 offsets. */
+function utf16Offsets(text) {
+  if (!/[\uD800-\uDFFF]/.test(text)) return (i) => i;
+  const map = [];
+  let unit = 0;
+  for (const ch of text) {
+    map.push(unit);
+    unit += ch.length;
+  }
+  map.push(unit);
+  return (i) => map[Math.min(i, map.length - 1)];
+}
+
+function showEdits(result, range) {
+  const at = utf16Offsets(range.sent);
+  pending = (result.edits || []).map((e) => ({
+    ...e,
+    from: range.start + at(e.start),
+    to: range.start + at(e.end),
+    state: "pending",
+  }));
+  const list = $("edits");
+  list.replaceChildren(...pending.map(chip));
+  if (!pending.length) {
+    setStatus("Corrections: none needed.");
+    return;
+  }
+  setStatus(`Corrections: ${pending.length} suggested.`);
+  const bulk = el("div", "row");
+  bulk.append(button("Accept all", acceptAll), button("Reject all", rejectAll));
+  list.append(bulk);
+}
+
+function chip(edit) {
+  const node = el("div", "chip");
+  node.dataset.category = edit.category;
+  const change = el("span", "change");
+  change.append(el("del", "", edit.original || "∅"), document.createTextNode(" → "), el("ins", "", edit.replacement || "∅"));
+  const actions = el("span", "actions");
+  actions.append(
+    button("Accept", () => accept(edit), "accept"),
+    button("Reject", () => settle(edit, "rejected"), "reject"),
+  );
+  node.append(change, el("span", "category", edit.category), el("span", "reason", edit.reason), actions);
+  edit.node = node;
+  return node;
+}
+
+function settle(edit, state) {
+  edit.state = state;
+  edit.node.classList.add(state);
+  edit.node.querySelector(".actions").replaceChildren(el("span", "muted", state));
+  if (pending.every((e) => e.state !== "pending")) setStatus("Corrections: all reviewed.");
+}
+
+function accept(edit) {
+  if (edit.state !== "pending") return;
+  const editor = $("editor");
+  if (editor.value.slice(edit.from, edit.to) !== edit.original) {
+    showError("The text changed where this correction applies; run Correct again.");
+    return;
+  }
+  editor.setRangeText(edit.replacement, edit.from, edit.to, "preserve");
+  const delta = edit.replacement.length - (edit.to - edit.from);
+  for (const other of pending) {
+    if (other !== edit && other.from >= edit.to) {
+      other.from += delta;
+      other.to += delta;
+    }
+  }
+  settle(edit, "accepted");
+  updateBadges();
+}
+
+function acceptAll() {
+  // From the end backwards, so earlier offsets stay valid.
+  for (const edit of [...pending].sort((a, b) => b.from - a.from)) accept(edit);
+}
+
+function rejectAll() {
+  for (const edit of pending) if (edit.state === "pending") settle(edit, "rejected");
+}
+
+export function initOps() {
+  for (const b of document.querySelectorAll("[data-op]")) b.addEventListener("click", () => run(b.dataset.op));
+  $("stop").addEventListener("click", () => current && current.controller && current.controller.abort());
+  $("apply").addEventListener("click", apply);
+  $("discard").addEventListener("click", discard);
+}

@@ -1,0 +1,553 @@
+"""The web editor in a real headless Chromium (Debian ``chromium``, driven by Playwright) against a real uvicorn
+server on loopback with a fake model and a real SQLite store: documents (save, reload, conflicts, history),
+corrections as chips, streaming with Stop, API keys and error banners, safe rendering of hostile documents and
+model output, the security headers and the offline API docs. Screenshots go to ``$DRAFTSMITH_WEB_SHOTS`` (default:
+``<tmp>/draftsmith-web-shots``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from draftsmith.config import Settings
+from draftsmith.models.fake import FakeModel, echo_responder
+from draftsmith.server import ServerConfig, create_app
+from draftsmith.server.routes_web import CSP
+from draftsmith.store import accounts
+from draftsmith.store.db import Store
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("DRAFTSMITH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# As root in a container, with no network beyond loopback: no sandbox, no GPU, no background connections.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+SETTINGS = Settings(model="fake", prefix_cache=False)
+SHOTS = Path(os.environ.get("DRAFTSMITH_WEB_SHOTS") or Path(tempfile.gettempdir()) / "draftsmith-web-shots")
+TIMEOUT_MS = 10_000
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need Playwright: pip install 'draftsmith[browser]'"
+)
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"browser tests need Chromium at {CHROMIUM}: apt-get install chromium (CI installs it)", allow_module_level=True
+    )
+expect = sync_api.expect
+expect.set_options(timeout=TIMEOUT_MS)
+
+XSS_LINES = (
+    "# Notes",
+    '<img src=x onerror="window.__pwned=1">',
+    "<script>window.__pwned=1</script>",
+    "[x](javascript:window.__pwned=1)",
+    "![t](http://127.0.0.1:9/exfil.png)",
+    '<svg onload="window.__pwned=1"></svg>',
+    "[ok](https://example.org/page)",
+)
+
+
+def hostile(sentinel: Sentinel) -> str:
+    return "\n".join([*XSS_LINES, f"![watch](http://127.0.0.1:{sentinel.port}/exfil.png?doc=secret)"])
+
+
+class StageModel(FakeModel):
+    """A fake whose answer and speed each test sets, counting the tokens it streamed."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda messages, params: self._answer(messages, params))
+        self.reset()
+
+    def reset(self) -> None:
+        self.answer = echo_responder
+        self.delay_s = 0.0
+        self.produced = 0
+
+    def _answer(self, messages, params) -> str:
+        return self.answer(messages, params) if callable(self.answer) else self.answer
+
+    def stream(self, messages, params):
+        for chunk in super().stream(messages, params):
+            self.produced += bool(chunk.text)
+            yield chunk
+
+
+@contextlib.contextmanager
+def live_server(app) -> Iterator[str]:
+    """A real uvicorn on 127.0.0.1 with an ephemeral port, in a thread."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+class Sentinel:
+    """A TCP listener on loopback that counts connections: the address a hostile image points at."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def sentinel() -> Iterator[Sentinel]:
+    s = Sentinel()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def model() -> StageModel:
+    return StageModel()
+
+
+@pytest.fixture(scope="module")
+def base(model, tmp_path_factory) -> Iterator[str]:
+    """The editor's server: no users, so no keys (the single-user loopback mode)."""
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('web') / 'web.db'}")
+    with live_server(create_app(SETTINGS, model, config=ServerConfig(sse_ping_s=0), store=store)) as url:
+        # The first correction loads the grammar checker (seconds); do it while the document tests run.
+        warm = threading.Thread(target=httpx.post, args=(url + "/api/correct",), kwargs={"json": {"text": "Hi."}})
+        warm.start()
+        yield url
+        warm.join(60)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page plus every request it made, its console errors and uncaught errors."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.requests: list[str] = []
+        self.failed: dict[str, str] = {}  # url -> why (e.g. net::ERR_BLOCKED_BY_CSP)
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("requestfailed", lambda r: self.failed.__setitem__(r.url, r.failure or ""))
+        page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.set_default_timeout(TIMEOUT_MS)
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def outside(self, base: str) -> list[str]:
+        return [u for u in self.requests if not u.startswith((base + "/", "data:"))]
+
+
+@pytest.fixture
+def watched(browser, model) -> Iterator[Watched]:
+    model.reset()
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    watched = Watched(context.new_page())
+    yield watched
+    context.close()
+    assert not watched.page_errors, watched.page_errors
+
+
+@pytest.fixture
+def api(base) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base, timeout=10) as client:
+        yield client
+
+
+def make_doc(api: httpx.Client, title: str, text: str) -> dict:
+    response = api.post("/api/documents", json={"title": title, "text": text})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def open_doc(w: Watched, base: str, doc: dict) -> None:
+    w.page.goto(f"{base}/#doc={doc['id']}")
+    expect(w.page.locator("#doc-version")).to_have_text(f"version {doc['version']}")
+    expect(w.page.locator("#editor")).to_have_value(doc["text"])
+
+
+# -- documents ------------------------------------------------------------------------------------------------
+
+
+def test_create_type_save_and_reload_shows_the_saved_text(watched, base, api):
+    page = watched.page
+    page.goto(base + "/")
+    expect(page.locator("#doc-version")).to_have_text("not saved")
+    page.fill("#title", "Trip notes")
+    page.locator("#editor").press_sequentially("Day one: rain.")
+    expect(page.locator("#dirty")).to_have_text("unsaved changes")
+    page.click("#save")
+    expect(page.locator("#doc-version")).to_have_text("version 1")
+    expect(page.locator("#dirty")).to_have_text("")
+
+    page.locator("#editor").press("End")
+    page.locator("#editor").press_sequentially(" Day two: sun.")
+    page.keyboard.press("Control+s")
+    expect(page.locator("#doc-version")).to_have_text("version 2")
+    doc_id = page.evaluate("location.hash").removeprefix("#doc=")
+    stored = api.get(f"/api/documents/{doc_id}").json()
+    assert stored["text"] == "Day one: rain. Day two: sun." and stored["version"] == 2
+    assert stored["title"] == "Trip notes"
+
+    page.reload()
+    expect(page.locator("#editor")).to_have_value("Day one: rain. Day two: sun.")
+    expect(page.locator("#title")).to_have_value("Trip notes")
+    expect(page.locator("#doc-version")).to_have_text("version 2")
+    expect(page.locator(f"#doc-list [data-doc-id='{doc_id}']")).to_have_text("Trip notes")
+    expect(page.locator("#version-list li")).to_have_count(2)
+    watched.shot("saved-and-reloaded")
+
+    # History: view version 1, restore it (as version 3).
+    page.locator("#version-list li[data-version='1'] button", has_text="View").click()
+    expect(page.locator("#compare-text")).to_have_text("Day one: rain.")
+    page.locator("#version-list li[data-version='1'] button", has_text="Restore").click()
+    expect(page.locator("#doc-version")).to_have_text("version 3")
+    expect(page.locator("#editor")).to_have_value("Day one: rain.")
+    assert api.get(f"/api/documents/{doc_id}").json()["text"] == "Day one: rain."
+
+
+def test_a_stale_save_shows_the_conflict_and_overwrites_nothing(watched, base, api):
+    page = watched.page
+    doc = make_doc(api, "Shared", "first words")
+    open_doc(watched, base, doc)
+    theirs = api.put(f"/api/documents/{doc['id']}", json={"text": "their words", "base_version": 1})
+    assert theirs.status_code == 200
+
+    page.fill("#editor", "my words")
+    page.click("#save")
+    conflict = page.locator("#conflict")
+    expect(conflict).to_be_visible()
+    expect(conflict).to_contain_text("changed elsewhere")
+    expect(page.locator("#conflict-version")).to_have_text("2")
+    expect(page.locator("#editor")).to_have_value("my words")  # the user's text is kept
+    current = api.get(f"/api/documents/{doc['id']}").json()
+    assert (current["text"], current["version"]) == ("their words", 2)  # and theirs is not overwritten
+    watched.shot("conflict")
+
+    # Reload drops mine and shows theirs.
+    page.click("#conflict-reload")
+    expect(page.locator("#editor")).to_have_value("their words")
+    expect(page.locator("#doc-version")).to_have_text("version 2")
+    expect(conflict).to_be_hidden()
+
+    # Another stale save, merged: their text beside mine, the save is based on theirs.
+    assert api.put(f"/api/documents/{doc['id']}", json={"text": "their second", "base_version": 2}).status_code == 200
+    page.fill("#editor", "their words, and mine")
+    page.click("#save")
+    expect(conflict).to_be_visible()
+    assert api.get(f"/api/documents/{doc['id']}").json()["text"] == "their second"
+    page.click("#conflict-merge")
+    expect(page.locator("#compare-text")).to_have_text("their second")
+    expect(page.locator("#editor")).to_have_value("their words, and mine")
+    page.fill("#editor", "their second, and mine")
+    page.click("#save")
+    expect(page.locator("#doc-version")).to_have_text("version 4")
+    current = api.get(f"/api/documents/{doc['id']}").json()
+    assert (current["text"], current["version"]) == ("their second, and mine", 4)
+    texts = [api.get(f"/api/documents/{doc['id']}/versions/{v}").json()["text"] for v in (1, 2, 3)]
+    assert texts == ["first words", "their words", "their second"]  # every version kept
+
+
+# -- operations -----------------------------------------------------------------------------------------------
+
+
+def fixer(messages, params) -> str:
+    return echo_responder(messages, params).replace("She go ", "She goes ").replace("He have ", "He has ")
+
+
+def test_correct_shows_edit_chips_and_accepting_one_changes_the_text(watched, base, model):
+    page = watched.page
+    model.answer = fixer
+    page.goto(base + "/")
+    page.fill("#editor", "She go to school. He have a cat.")
+    page.click("[data-op=correct]")
+    chips = page.locator("#edits .chip")
+    expect(chips).to_have_count(2, timeout=60_000)  # waits for the checker's first load, if still running
+    first, second = chips.nth(0), chips.nth(1)
+    expect(first.locator(".change")).to_have_text("go → goes")
+    expect(first.locator(".category")).to_have_text("grammar")
+    expect(first.locator(".reason")).not_to_be_empty()
+    expect(second.locator(".change")).to_have_text("have → has")
+    watched.shot("correct-chips")
+
+    first.get_by_role("button", name="Accept").click()
+    expect(page.locator("#editor")).to_have_value("She goes to school. He have a cat.")
+    expect(first).to_have_class("chip accepted")
+    second.get_by_role("button", name="Accept").click()  # its offsets moved with the first edit
+    expect(page.locator("#editor")).to_have_value("She goes to school. He has a cat.")
+    expect(page.locator("#dirty")).to_have_text("unsaved changes")
+
+    # A rejected chip leaves the text alone.
+    page.click("[data-op=correct]")  # nothing left to fix
+    expect(page.locator("#op-status")).to_have_text("Corrections: none needed.")
+    page.fill("#editor", "She go home.")
+    page.click("[data-op=correct]")
+    expect(chips).to_have_count(1)
+    chips.nth(0).get_by_role("button", name="Reject").click()
+    expect(chips.nth(0)).to_have_class("chip rejected")
+    expect(page.locator("#editor")).to_have_value("She go home.")
+
+
+def test_rewrite_on_a_selection_replaces_only_the_selection(watched, base, model):
+    page = watched.page
+    model.answer = "The meeting has moved to 3 pm."
+    page.goto(base + "/")
+    page.fill("#editor", "Intro.\nhey, the meeting moved to 3.\nOutro.")
+    page.evaluate("() => { const e = document.getElementById('editor'); e.focus(); e.setSelectionRange(7, 35); }")
+    page.select_option("#style", "formal")
+    page.click("[data-op=rewrite]")
+    expect(page.locator("#output")).to_have_text("The meeting has moved to 3 pm.")
+    page.click("#apply")
+    expect(page.locator("#editor")).to_have_value("Intro.\nThe meeting has moved to 3 pm.\nOutro.")
+    assert any("formal" in m.content.lower() for m in model.calls[-1])  # the chosen style reached the model
+
+
+def test_continue_streams_tokens_progressively_and_stop_ends_the_stream(watched, base, model):
+    page = watched.page
+    model.answer = " ".join(f"word{i}" for i in range(400))
+    model.delay_s = 0.03
+    page.goto(base + "/")
+    page.fill("#editor", "The rain had stopped.")
+    page.click("[data-op=continue]")
+    preview = page.locator("#stream")
+    expect(preview).to_contain_text("word3")
+    early = len(preview.inner_text())
+    expect(preview).to_contain_text("word12")
+    later = len(preview.inner_text())
+    assert 0 < early < later  # tokens arrive one by one, not all at the end
+    expect(page.locator("#stop")).to_be_visible()
+    watched.shot("streaming")
+
+    page.click("#stop")
+    expect(page.locator("#op-status")).to_have_text("Continuation: stopped.")
+    expect(page.locator("#stop")).to_be_hidden()
+    stopped = preview.text_content()
+    time.sleep(0.4)
+    assert preview.text_content() == stopped  # nothing more arrives
+    deadline = time.monotonic() + 3  # and the server stopped the model (it would run ~5 s more)
+    while True:
+        produced = model.produced
+        time.sleep(0.3)
+        if model.produced == produced or time.monotonic() > deadline:
+            break
+    assert model.produced == produced and produced < 150
+    expect(page.locator("[data-op=continue]")).to_be_enabled()
+
+    # What arrived can still be inserted.
+    page.click("#apply")
+    expect(page.locator("#editor")).to_have_value(f"The rain had stopped. {stopped}")
+
+
+def test_a_finished_stream_renders_the_result(watched, base, model):
+    page = watched.page
+    model.answer = "## Summary\n\n- **rain** stopped\n- we *walked*"
+    page.goto(base + "/")
+    page.fill("#editor", "The rain had stopped. We walked out into the wet street.")
+    page.click("[data-op=summarize]")
+    output = page.locator("#output")
+    expect(output.locator("h4")).to_have_text("Summary")
+    expect(output.locator("li strong")).to_have_text("rain")
+    expect(output.locator("li em")).to_have_text("walked")
+    expect(page.locator("#apply")).to_have_text("Insert below")
+
+
+# -- keys and errors ------------------------------------------------------------------------------------------
+
+
+def test_api_key_lives_in_session_storage_and_errors_are_shown(browser, tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'keys.db'}")
+    accounts.add_user(store, "ana", requests_per_minute=4)
+    key, _ = accounts.create_key(store, "ana")
+    app = create_app(SETTINGS, FakeModel("fine"), config=ServerConfig(sse_ping_s=0), store=store)
+    context = browser.new_context()
+    try:
+        with live_server(app) as url:
+            w = Watched(context.new_page())
+            page = w.page
+            page.goto(url + "/")
+            error = page.locator("#error")
+            expect(error).to_be_visible()
+            expect(error).to_contain_text("401 unauthorized")
+            expect(error).to_contain_text("Enter a valid API key")
+
+            page.fill("#api-key", key)
+            page.click("#key-use")
+            expect(error).to_be_hidden()
+            expect(page.locator("#key-state")).to_have_text("key set for this tab")
+            expect(page.locator("#api-key")).to_have_value("")
+            assert page.evaluate("sessionStorage.getItem('draftsmith.apiKey')") == key
+            assert page.evaluate("localStorage.length") == 0
+            assert key not in page.url
+
+            for _ in range(6):  # 4 requests a minute: the list refreshes run into 429
+                page.click("#doc-refresh")
+                if error.is_visible():
+                    break
+            expect(error).to_contain_text("429 rate_limited")
+            expect(error).to_contain_text("retry after")
+            w.shot("rate-limited")
+
+            page.click("#key-forget")
+            assert page.evaluate("sessionStorage.getItem('draftsmith.apiKey')") is None
+            assert not w.page_errors, w.page_errors
+    finally:
+        context.close()
+        store.close()
+
+
+# -- rendering and headers ------------------------------------------------------------------------------------
+
+
+def assert_not_pwned(w: Watched, base: str, sentinel: Sentinel) -> None:
+    page = w.page
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert not [u for u in w.requests if ":9/" in u], w.requests  # not even attempted
+    assert w.outside(base) == []
+    assert sentinel.connections == 0
+    assert page.locator("#output img, #preview img, #output script, #preview script, svg").count() == 0
+    hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+    assert all(h.startswith(("http://", "https://", "mailto:")) for h in hrefs), hrefs
+
+
+@pytest.mark.parametrize("csp", ["enforced", "bypassed"])
+def test_hostile_documents_and_model_output_never_run_script_or_load_images(browser, base, api, model, sentinel, csp):
+    """With the page's CSP bypassed too: the rendering itself is safe, not only the policy."""
+    model.reset()
+    payload = hostile(sentinel)
+    context = browser.new_context(bypass_csp=csp == "bypassed")
+    w = Watched(context.new_page())
+    try:
+        page = w.page
+        doc = make_doc(api, '<img src=x onerror="window.__pwned=1">', payload)
+        open_doc(w, base, doc)
+        expect(page.locator(f"#doc-list [data-doc-id='{doc['id']}']")).to_have_text(doc["title"])
+        page.click("#preview-toggle")
+        preview = page.locator("#preview")
+        expect(preview).to_contain_text("<script>window.__pwned=1</script>")
+        expect(preview).to_contain_text("[image: t]")
+        expect(preview).to_contain_text("[image: watch]")
+        expect(preview.locator("a")).to_have_attribute("href", "https://example.org/page")
+        expect(preview.locator("a")).to_have_attribute("rel", "noopener noreferrer nofollow")
+        expect(preview.locator(".unsafe-link")).to_have_text("x")
+        page.click("#preview-toggle")
+
+        model.answer = payload
+        page.click("[data-op=rewrite]")
+        output = page.locator("#output")
+        expect(output).to_contain_text('<img src=x onerror="window.__pwned=1">')
+        expect(output).to_contain_text("[image: watch]")
+        model.answer = fixer  # hostile text in correction chips too
+        page.fill("#editor", 'She go <img src=x onerror="window.__pwned=1"> home.')
+        page.click("[data-op=correct]")
+        expect(page.locator("#edits .chip")).to_have_count(1)
+        page.locator("#version-list button", has_text="View").click()
+        expect(page.locator("#compare-text")).to_have_text(payload)
+        page.wait_for_timeout(300)  # let any image error or navigation fire
+        w.shot(f"xss-{csp}")
+        assert_not_pwned(w, base, sentinel)
+        assert not w.page_errors, w.page_errors
+    finally:
+        context.close()
+
+
+def test_security_headers_on_every_answer_and_the_policy_is_enforced(watched, base, api, sentinel):
+    for path in ("/", "/static/app.js", "/api/documents", "/healthz", "/no/such/page"):
+        headers = api.get(path).headers
+        assert headers["content-security-policy"] == CSP, path
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-frame-options"] == "DENY"
+    page = watched.page
+    response = page.goto(base + "/")
+    assert response.headers["content-security-policy"] == CSP
+    expect(page.locator("#doc-version")).to_be_visible()
+    page.evaluate(
+        """port => {
+            window.__violations = 0;
+            document.addEventListener('securitypolicyviolation', () => window.__violations++);
+            const s = document.createElement('script');
+            s.textContent = 'window.__pwned = 1';
+            document.body.append(s);
+            document.body.insertAdjacentHTML('beforeend', '<img src="data:," onerror="window.__pwned = 2">');
+            const img = document.createElement('img');
+            img.src = `http://127.0.0.1:${port}/exfil.png`;
+            document.body.append(img);
+        }""",
+        sentinel.port,
+    )
+    page.wait_for_function("window.__violations >= 3")
+    assert page.evaluate("typeof window.__pwned") == "undefined"  # inline script and handlers blocked
+    page.wait_for_timeout(200)
+    assert sentinel.connections == 0  # and the external image never fetched
+
+
+def test_docs_render_offline_from_vendored_swagger_ui(watched, base):
+    page = watched.page
+    response = page.goto(base + "/docs")
+    policy = response.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+    assert policy.replace(re.search(r" 'sha256-[^']+'", policy).group(0), "") == CSP  # one script hash added
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("draftsmith")
+    page.locator(".opblock-summary-path", has_text="/api/correct").click()
+    expect(page.locator(".opblock-description-wrapper").first).to_contain_text("Fix grammar")
+    watched.shot("docs")
+    assert watched.outside(base) == []
+    assert not [e for e in watched.console_errors if "Content Security Policy" in e], watched.console_errors
