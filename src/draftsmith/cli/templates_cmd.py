@@ -97,3 +97,55 @@ def render(
     for m in messages:
         out.print(f"[bold]── {m.role} ──[/]")
         typer.echo(m.content)
+
+
+@app.command("history")
+def history_cmd(
+    name: str = typer.Argument(..., help="Template name."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the saved versions of a template (written by 'optimize' or 'templates revert')."""
+    import datetime
+
+    from draftsmith.prompts.history import describe_version, history
+
+    versions = history(name)
+    if json_out:
+        print_json([v.model_dump() for v in versions])
+        return
+    if not versions:
+        out.print(f"{name}: no saved versions yet (live: {describe_version(name)})")
+        return
+    live = describe_version(name).rsplit(":", 1)[-1]
+    table = Table(box=None)
+    for column in ("version", "when", "origin", "sha", "note"):
+        table.add_column(column, no_wrap=column != "note")
+    for v in versions:
+        mark = " (live)" if v.sha256.startswith(live) else ""
+        when = datetime.datetime.fromtimestamp(v.created_at).strftime("%Y-%m-%d %H:%M")
+        table.add_row(f"{v.version}{mark}", when, v.origin, v.sha256[:12], v.note)
+    out.print(table)
+
+
+@app.command("diff")
+def diff_cmd(
+    name: str = typer.Argument(..., help="Template name."),
+    old: str = typer.Argument(None, help="Version number, 'builtin' or 'current' (default: the previous version)."),
+    new: str = typer.Argument(None, help="Version number, 'builtin' or 'current' (default: current)."),
+) -> None:
+    """Show a unified diff between two versions of a template."""
+    from draftsmith.prompts.history import diff
+
+    typer.echo(diff(name, old, new), nl=False)
+
+
+@app.command("revert")
+def revert_cmd(
+    name: str = typer.Argument(..., help="Template name."),
+    version: str = typer.Argument(..., help="Version number to make live again, or 'builtin'."),
+) -> None:
+    """Make an earlier version live again, as a new version (nothing is deleted)."""
+    from draftsmith.prompts.history import revert
+
+    saved = revert(name, version)
+    typer.echo(f"{name}: version {saved.version} is live (a copy of {version})")
