@@ -16,10 +16,12 @@ from draftsmith import __version__
 from draftsmith.config import Settings, load_settings
 from draftsmith.models.base import Model
 from draftsmith.safety.content import load_policy
+from draftsmith.safety.secrets import remember, scrub_secrets, url_password
 from draftsmith.server import routes_documents, routes_openai, routes_ops, routes_web
 from draftsmith.server.auth import current_user, metrics_access
 from draftsmith.server.errors import BodyLimit, install_error_handlers
-from draftsmith.server.logs import AccessLog
+from draftsmith.server.guards import StreamLimit
+from draftsmith.server.logs import AccessLog, install_secret_filter
 from draftsmith.server.metrics import Metrics, MetricsMiddleware
 from draftsmith.server.runner import ModelGate
 from draftsmith.server.schemas import Health, Ready, error_responses
@@ -57,6 +59,13 @@ def create_app(
     slot = ModelSlot(settings, model)
     store_slot = StoreSlot(settings, store)
     gate = ModelGate(config.concurrency, config.queue_size)
+    # Secrets that could reach an answer or a log line by way of an upstream's or a database's error message.
+    remember(
+        settings.openai_api_key,
+        url_password(settings.database_url),
+        url_password(settings.model.removeprefix("openai:")),
+    )
+    install_secret_filter("draftsmith.server", "draftsmith.access")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,11 +90,12 @@ def create_app(
     app.state.store_slot = store_slot
     app.state.content_policy = load_policy(config.content_policy) if config.content_filter != "off" else None
     app.state.gate = gate
+    app.state.streams = StreamLimit(config.max_streams_per_key)
     app.state.started_at = time.time()
     metrics = Metrics(lambda: gate.admitted)
     app.state.metrics = metrics
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, max_header_bytes=config.max_header_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(AccessLog)  # every answer gets a request id and one log line
     routes_web.install(app)  # the editor at /, /static, /docs; security headers on every answer (outermost)
@@ -102,7 +112,7 @@ def create_app(
     @app.get("/readyz", response_model=Ready, tags=["health"], responses=error_responses(503))
     async def readyz(model: Model = Depends(get_model)) -> Any:
         """The model is open and requests will be served."""
-        return Ready(model=model.name)
+        return Ready(model=scrub_secrets(model.name))
 
     @app.get(
         "/metrics",

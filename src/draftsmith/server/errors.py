@@ -19,12 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from draftsmith.errors import ConfigError, DraftsmithError, InputError, ModelError, TemplateError
+from draftsmith.safety.secrets import scrub_secrets
 
 log = logging.getLogger("draftsmith.server")
 
 
 class ApiError(Exception):
-    """An error the server answers with a given status, type and headers."""
+    """An error the server answers with a given status, type and headers. The message is scrubbed of
+    secrets: it may quote an upstream server, a model URL or a database error."""
 
     def __init__(
         self,
@@ -34,6 +36,7 @@ class ApiError(Exception):
         headers: dict[str, str] | None = None,
         details: list[dict[str, Any]] | None = None,
     ) -> None:
+        message = scrub_secrets(message)
         super().__init__(message)
         self.status = status
         self.type = type
@@ -120,18 +123,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with a JSON 413, before any route reads them.
+    """Refuse request bodies over ``max_bytes`` with a JSON 413, and request headers over ``max_header_bytes``
+    in all with a JSON 431, before any route reads them.
 
-    A declared Content-Length is checked up front; a chunked body is read up to the limit and replayed.
+    A declared Content-Length is checked up front; a chunked body is read up to the limit and replayed. The
+    header check is needed because h11 bounds only a head that arrives in pieces: one that arrives whole is
+    parsed whatever its size.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_header_bytes: int = 32 * 1024) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        header_bytes = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if header_bytes > self.max_header_bytes:
+            refusal = f"request headers are larger than {self.max_header_bytes:,} bytes in all"
+            await self._refuse(scope, receive, send, 431, "headers_too_large", refusal)
             return
         headers = Headers(scope=scope)
         declared = headers.get("content-length")

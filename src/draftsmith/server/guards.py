@@ -6,12 +6,17 @@ never off). ``screen()`` checks the request's texts and ``watch()``/``finish()``
 content policy: in ``block`` mode a request is refused with 400 and an output stopped with 422 (an error
 event once streaming has begun), in ``warn`` mode the result carries a warning. Logs name the category,
 never the text.
+
+``StreamLimit`` caps the event streams one key has open or queued at once (``max_streams_per_key``), so one
+key cannot hold the model's whole queue with streams it never reads.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import Request
@@ -99,3 +104,41 @@ class Guards:
                 details=[{"category": verdict.category, "where": where}],
             )
         self.warnings.append(f"content policy: the {where} matched {verdict.category} ({verdict.description})")
+
+
+class StreamLimit:
+    """Event streams per key: ``acquire`` takes a slot (429 when the key has ``limit`` already) and returns
+    the function that gives it back; calling that more than once is harmless."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def open(self, key: str) -> int:
+        return self._open[key]
+
+    def acquire(self, key: str) -> Callable[[], None]:
+        with self._lock:
+            if self.limit and self._open[key] >= self.limit:
+                raise ApiError(
+                    429,
+                    "too_many_streams",
+                    f"this key already has {self._open[key]} streams open or queued (the limit is {self.limit}); "
+                    "close one, or retry when one ends",
+                    {"Retry-After": "1"},
+                )
+            self._open[key] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if released:
+                    return
+                released = True
+                self._open[key] -= 1
+                if self._open[key] <= 0:
+                    del self._open[key]
+
+        return release

@@ -4,7 +4,8 @@ The access line (logger ``draftsmith.access``) carries time, request id, user id
 route (the route's template, e.g. ``/api/documents/{doc_id}``, never the query string), status, latency
 and tokens; never a body or a header. Every request gets an ``X-Request-ID`` answer header (a sane one sent
 by the client is kept, so a proxy's id follows the request). ``JsonFormatter`` also scrubs personal data
-(e-mails, phone numbers, card numbers, …) out of every message and traceback it writes.
+(e-mails, phone numbers, card numbers, …) and secrets (API keys, the upstream key, URL passwords) out of every
+message and traceback it writes; ``SecretFilter`` masks secrets in the server's own records whatever the format.
 
 ``draftsmith serve --log-json`` calls ``configure_json_logging``; without it the access lines go nowhere.
 """
@@ -23,6 +24,7 @@ from typing import IO, Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from draftsmith.safety.pii import scrub
+from draftsmith.safety.secrets import scrub_secrets
 
 access_log = logging.getLogger("draftsmith.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -44,14 +46,35 @@ class JsonFormatter(logging.Formatter):
             "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": scrub(record.getMessage()),
+            "message": scrub(scrub_secrets(record.getMessage())),
         }
         for name in _ACCESS_FIELDS:
             if hasattr(record, name):
                 data[name] = getattr(record, name)
         if record.exc_info:
-            data["error"] = scrub(self.formatException(record.exc_info))
+            data["error"] = scrub(scrub_secrets(self.formatException(record.exc_info)))
         return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class SecretFilter(logging.Filter):
+    """Masks secrets in a record's message and traceback before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub_secrets(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = scrub_secrets(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def install_secret_filter(*names: str) -> None:
+    """Add one ``SecretFilter`` to each named logger (once)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, SecretFilter) for f in logger.filters):
+            logger.addFilter(SecretFilter())
 
 
 def configure_json_logging(level: str = "info", stream: IO[str] | None = None) -> logging.Handler:

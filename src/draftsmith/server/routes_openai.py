@@ -18,10 +18,11 @@ from fastapi import APIRouter, Depends, Request
 
 from draftsmith.config import Settings
 from draftsmith.models.base import Chunk, Completion, GenParams, Message, Model, collect
+from draftsmith.safety.secrets import scrub_secrets
 from draftsmith.server.auth import Principal, check_budget, current_user, record_tokens
 from draftsmith.server.errors import ApiError
 from draftsmith.server.guards import Guards
-from draftsmith.server.routes_ops import check_max_tokens
+from draftsmith.server.routes_ops import check_max_tokens, stream_slot
 from draftsmith.server.runner import ModelGate, run_operation, stream_operation
 from draftsmith.server.schemas import (
     ChatChoice,
@@ -44,7 +45,7 @@ PROMPT_OVERHEAD = 4  # tokens per message added by chat templates, roughly
 async def models(request: Request) -> Any:
     """The one model this server serves (listed before it has finished loading)."""
     started = int(request.app.state.started_at)
-    return ModelList(data=[ModelCard(id=request.app.state.model_slot.name, created=started)])
+    return ModelList(data=[ModelCard(id=scrub_secrets(request.app.state.model_slot.name), created=started)])
 
 
 @router.post(
@@ -88,16 +89,22 @@ async def chat_completions(
 
     ident = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    name = scrub_secrets(model.name)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = ChunkEvents(ident, created, model.name, include_usage)
-        return await stream_operation(request, gate, work, events, ping_s=config.sse_ping_s)
+        events = ChunkEvents(ident, created, name, include_usage)
+        release = stream_slot(request, principal)
+        try:
+            return await stream_operation(request, gate, work, events, ping_s=config.sse_ping_s, on_done=release)
+        except BaseException:
+            release()
+            raise
     completion: Completion = await run_operation(request, gate, work)
     usage = completion.usage
     return ChatCompletion(
         id=ident,
         created=created,
-        model=model.name,
+        model=name,
         choices=[ChatChoice(message=ChatMessageOut(content=completion.text), finish_reason=completion.finish_reason)],
         usage=ChatUsage(
             prompt_tokens=usage.prompt_tokens,

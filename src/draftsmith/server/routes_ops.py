@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from draftsmith.assistant import Assistant
 from draftsmith.config import Settings
 from draftsmith.models.base import Model
+from draftsmith.safety.secrets import scrub_secrets
 from draftsmith.server.auth import Principal, check_budget, current_user, record_tokens
 from draftsmith.server.errors import ApiError, validation_error
 from draftsmith.server.guards import Guards, texts_of
@@ -80,6 +81,8 @@ class Context:
 
         def work(on_text: OnText) -> BaseModel:
             result = operation(assistant, guards.watch(on_text))
+            if isinstance(getattr(result, "model", None), str):
+                result.model = scrub_secrets(result.model)  # type: ignore[attr-defined]
             guards.finish(getattr(result, "text", ""), result)
             metrics.observe_result(result)
             usage = getattr(result, "usage", None)
@@ -88,10 +91,20 @@ class Context:
             return result
 
         if getattr(body, "stream", False):
-            return await stream_operation(
-                self.request, self.gate, work, OperationEvents(), ping_s=self.config.sse_ping_s
-            )
+            release = stream_slot(self.request, self.principal)
+            try:
+                return await stream_operation(
+                    self.request, self.gate, work, OperationEvents(), ping_s=self.config.sse_ping_s, on_done=release
+                )
+            except BaseException:
+                release()
+                raise
         return await run_operation(self.request, self.gate, work)
+
+
+def stream_slot(request: Request, principal: Principal) -> Callable[[], None]:
+    """Take one of the caller's stream slots (429 when their key has ``max_streams_per_key`` open)."""
+    return request.app.state.streams.acquire(principal.key_id or "local")
 
 
 class OperationEvents:

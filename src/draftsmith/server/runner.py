@@ -200,12 +200,21 @@ class Encoder(Protocol):
 
 
 async def stream_operation(
-    request: Request, gate: ModelGate, work: Work[Any], encoder: Encoder, *, ping_s: float = 15
+    request: Request,
+    gate: ModelGate,
+    work: Work[Any],
+    encoder: Encoder,
+    *,
+    ping_s: float = 15,
+    on_done: Callable[[], None] | None = None,
 ) -> Response:
     """Stream ``work``'s text as SSE. Headers go out with the first text, so a failure before any
     output (bad input, unknown style, model down) is still a plain JSON error with its HTTP status;
-    a failure after that is an error event. The model stops when the client disconnects."""
+    a failure after that is an error event. The model stops when the client disconnects. ``on_done`` runs
+    once the job has ended (finished, failed, or cancelled before or while running)."""
     job: Job[Any] = Job(gate, work, forward=True)
+    if on_done is not None:
+        job.future.add_done_callback(lambda _: on_done())
     async with cancel_on_disconnect(request, job):
         try:
             first = await job.next_text()

@@ -37,7 +37,13 @@ class ServerConfig(BaseModel):
     concurrency: int = Field(1, ge=1, le=64, description="operations running on the model at once")
     queue_size: int = Field(8, ge=0, le=10_000, description="requests waiting for the model; more are refused (429)")
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="largest request body accepted (413 above)")
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="largest total size of a request's headers (431 above)"
+    )
     max_tokens_cap: int = Field(8192, ge=1, description="largest max_tokens a request may ask for (422 above)")
+    max_streams_per_key: int = Field(
+        4, ge=0, description="event streams one key may have open or queued at once (429 above; 0: no limit)"
+    )
     sse_ping_s: float = Field(15.0, ge=0, description="keep-alive comment interval on event streams (0: off)")
     auth_required: bool | None = Field(
         None,

@@ -1,0 +1,114 @@
+"""Group 2, no cross-user access: every route that takes an object's id (found in the route list) is called by
+bob with alice's ids and must answer 404, exactly as for an id that does not exist, and change nothing. Each
+kind of object (the collection its routes hang under) needs a factory that makes one for alice and a snapshot
+of it; a route under a collection without a factory is itself a failure, so new object types cannot slip by."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from .core import Findings, RouteInfo, Target, bearer, error_type
+
+Factory = Callable[[httpx.Client, str], dict[str, Any]]  # (client, owner's key) -> path parameter values
+Snapshot = Callable[[httpx.Client, str, dict[str, Any]], Any]
+
+
+def _make_document(client: httpx.Client, key: str) -> dict[str, Any]:
+    created = client.post("/api/documents", json={"title": "alice's plan", "text": "first"}, headers=bearer(key))
+    created.raise_for_status()
+    doc = created.json()
+    saved = client.put(f"/api/documents/{doc['id']}", json={"text": "second", "base_version": 1}, headers=bearer(key))
+    saved.raise_for_status()
+    return {"doc_id": doc["id"], "version": 1, "_current": 2}
+
+
+def _document_state(client: httpx.Client, key: str, ids: dict[str, Any]) -> Any:
+    doc = client.get(f"/api/documents/{ids['doc_id']}", headers=bearer(key))
+    versions = client.get(f"/api/documents/{ids['doc_id']}/versions", headers=bearer(key))
+    listed = client.get("/api/documents", headers=bearer(key))
+    return doc.status_code, doc.text, versions.text, ids["doc_id"] in listed.text
+
+
+# collection path -> (make one for the owner, read its whole state as the owner)
+FACTORIES: dict[str, tuple[Factory, Snapshot]] = {"/api/documents": (_make_document, _document_state)}
+
+
+def collection_of(route: RouteInfo) -> str:
+    return route.path.split("{", 1)[0].rstrip("/")
+
+
+def _schema(openapi: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref:
+        return openapi["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return schema
+
+
+def example_body(openapi: dict[str, Any], route: RouteInfo, ids: dict[str, Any]) -> dict[str, Any] | None:
+    """A body with every required field filled (version fields with the object's current version), so a route
+    that forgot the owner check would act on it."""
+    operation = openapi.get("paths", {}).get(route.path, {}).get(route.method.lower(), {})
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if content is None:
+        return {} if route.has_body else None
+    schema = _schema(openapi, content.get("schema", {}))
+    body: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if name not in schema.get("required", []):
+            continue
+        kinds = {p.get("type") for p in prop.get("anyOf", [prop])}
+        if "integer" in kinds:
+            body[name] = ids.get("_current", 1) if "version" in name else max(int(prop.get("minimum", 1)), 1)
+        elif "number" in kinds:
+            body[name] = 0.5
+        elif "boolean" in kinds:
+            body[name] = False
+        elif "array" in kinds:
+            body[name] = []
+        elif "object" in kinds:
+            body[name] = {}
+        else:
+            body[name] = "bob was here"
+    return body
+
+
+def no_cross_user_access(t: Target) -> Findings:
+    f = Findings("cross-user")
+    by_collection: dict[str, list[RouteInfo]] = {}
+    for route in t.protected():
+        if route.params:
+            by_collection.setdefault(collection_of(route), []).append(route)
+    f.check(bool(by_collection), "no route takes an object id; is the route walk broken?")
+    with t.client() as client:
+        for collection, routes in sorted(by_collection.items()):
+            if collection not in FACTORIES:
+                f.check(False, f"{collection}: no factory for this object type; add one to cross_user.FACTORIES")
+                continue
+            make, snapshot = FACTORIES[collection]
+            ids = make(client, t.keys.alice)
+            before = snapshot(client, t.keys.alice, ids)
+            f.check(before[0] == 200, f"{collection}: alice cannot read her own object ({before[0]})")
+            unknown = {k: (secrets.token_hex(16) if isinstance(v, str) else v) for k, v in ids.items()}
+            for route in sorted(routes, key=lambda r: r.method == "DELETE"):
+                for how, headers in (("Bearer", bearer(t.keys.bob)), ("X-API-Key", {"X-API-Key": t.keys.bob})):
+                    name = f"{route.method} {route.path} ({how})"
+                    body = example_body(t.openapi, route, ids)
+                    theirs = client.request(route.method, route.url(**ids), json=body, headers=headers)
+                    f.check(theirs.status_code == 404, f"{name}: bob with alice's ids got {theirs.status_code}")
+                    f.check(error_type(theirs) == "not_found", f"{name}: bob's answer is not a not_found error")
+                    none = client.request(route.method, route.url(**unknown), json=body, headers=headers)
+                    f.check(
+                        (none.status_code, error_type(none)) == (theirs.status_code, error_type(theirs)),
+                        f"{name}: alice's id answers {theirs.status_code}, an unknown id {none.status_code} "
+                        "(the difference tells bob the id exists)",
+                    )
+                    after = snapshot(client, t.keys.alice, ids)
+                    f.check(after == before, f"{name}: bob's request changed alice's object")
+            listed = client.get(collection, headers=bearer(t.keys.bob))
+            f.check(listed.status_code == 200, f"GET {collection} as bob: {listed.status_code}")
+            f.check(str(ids.get("doc_id")) not in listed.text, f"GET {collection}: bob's list shows alice's object")
+    return f
