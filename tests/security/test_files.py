@@ -33,7 +33,6 @@ NEEDS_PULL_FIX = pytest.mark.xfail(
 )
 
 
-@NEEDS_REGISTRY_FIX
 def test_template_names_cannot_leave_the_templates_folder(data_dir):
     findings = template_names_stay_in_their_folder(data_dir)
     assert not findings.failures, findings.summary()
@@ -65,7 +64,6 @@ def test_broken_model_files_are_model_errors_and_exit_code_3(tmp_path):
     assert not findings.failures, findings.summary()
 
 
-@NEEDS_PULL_FIX
 def test_pulled_file_names_cannot_leave_the_models_folder(data_dir):
     findings = pulled_model_names_stay_in_their_folder(data_dir)
     assert not findings.failures, findings.summary()

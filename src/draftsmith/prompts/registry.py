@@ -8,7 +8,7 @@ from pathlib import Path
 
 from draftsmith import config
 from draftsmith.errors import TemplateError
-from draftsmith.prompts.template import BUILTIN_DIR, SUFFIX, Template, parse_template
+from draftsmith.prompts.template import _NAME, BUILTIN_DIR, SUFFIX, Template, parse_template
 
 _cache: dict[tuple[str, float], Template] = {}
 
@@ -67,6 +67,10 @@ def get_template(name: str) -> Template:
 
 def new_template(name: str, *, base: str | None = None, force: bool = False) -> Path:
     """Create a user template file, copied from ``base`` or from a small skeleton."""
+    if not _NAME.fullmatch(name):
+        raise TemplateError(
+            f"template name {name[:80]!r} is not allowed: use 1-64 lowercase letters, digits, '-' or '_'"
+        )
     directory = user_template_dir()
     path = directory / f"{name}{SUFFIX}"
     if path.exists() and not force:

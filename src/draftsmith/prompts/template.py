@@ -195,7 +195,7 @@ def parse_template(text: str, *, source: str = "user", path: Path | None = None)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise TemplateError(f"{where}: {problems}") from None
-    if not _NAME.match(template.name):
+    if not _NAME.fullmatch(template.name):
         raise TemplateError(f"{where}: name {template.name!r} must be lowercase letters, digits, '-' or '_'")
     try:
         _env.parse(template.body)
