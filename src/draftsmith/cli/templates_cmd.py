@@ -66,7 +66,7 @@ def new(
     from draftsmith.prompts.registry import new_template
     from draftsmith.prompts.template import _NAME
 
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise TemplateError(f"template name {name!r} must be lowercase letters, digits, '-' or '_'")
     path = new_template(name, base=base, force=force)
     typer.echo(str(path))
