@@ -7,6 +7,7 @@ from typing import Any
 from draftsmith.errors import InputError
 from draftsmith.models.base import Model
 from draftsmith.prompts.registry import get_template
+from draftsmith.style.exemplars import style_guide_for
 from draftsmith.writing.base import (
     OnText,
     Result,
@@ -55,6 +56,8 @@ def write(
     style = style or tpl.style
     length = length or tpl.length
     values = {**standard_vars(language, style, length), **variables}
+    if style:  # the style's exemplars closest to what is asked for, as few-shot
+        values["style_guide"] = style_guide_for(style, sample, language)
     tally = Tally()
     params = template_params(
         tpl,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from draftsmith.models.base import Model
 from draftsmith.prompts.registry import get_template
+from draftsmith.style.exemplars import check_style_language, style_guide_for
 from draftsmith.writing.base import (
     MAX_INPUT_CHARS,
     OnText,
@@ -34,11 +35,14 @@ def rewrite(
     on_text: OnText | None = None,
     max_chars: int = MAX_INPUT_CHARS,
 ) -> Result:
-    """Rewrite ``text`` in ``style``; output in ``lang`` (default: the language of the text)."""
+    """Rewrite ``text`` in ``style``; output in ``lang`` (default: the language of the text).
+
+    For a learned style, the guide of each piece ends with the style's sample lines most similar to it (few-shot)."""
     check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tpl = get_template(template)
     base = standard_vars(language, style, None)
+    check_style_language(style, language)
     spans = split_segments(text, SEGMENT_CHARS)
     tally = Tally()
     outputs: list[str] = []
@@ -49,7 +53,8 @@ def rewrite(
             on_text(text[pos : span.start])
         budget = max(128, int(model.count_tokens(piece) * 2.5) + 64)
         params = template_params(tpl, temperature, seed=seed, max_tokens=budget)
-        completion = run_template(model, tpl, {**base, "text": piece}, params, on_text, tally)
+        values = {**base, "style_guide": style_guide_for(style, piece, language), "text": piece}
+        completion = run_template(model, tpl, values, params, on_text, tally)
         outputs.append(require_output(clean_output(completion.text, piece), model, "rewrite"))
         pos = span.end
     if on_text:

@@ -1,0 +1,145 @@
+"""Plain words for style statistics: rules derived from a profile, and one sentence per difference."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from draftsmith.style.features import Feature
+
+if TYPE_CHECKING:
+    from draftsmith.style.profile import StyleProfile
+
+# What to tell a writer whose value is below / above the style's.
+_ADVICE = {
+    "sent_len": ("Write longer sentences.", "Write shorter sentences."),
+    "sent_len_sd": ("Vary sentence length more.", "Keep sentence lengths more even."),
+    "short_sent": ("Use more short sentences.", "Use fewer short sentences."),
+    "long_sent": ("Use more long sentences.", "Use fewer long sentences."),
+    "clause_len": ("Use longer clauses.", "Use shorter clauses."),
+    "word_len": ("Prefer longer, more precise words.", "Prefer shorter, plainer words."),
+    "mattr": ("Vary your vocabulary more.", "Repeat key words more; keep the vocabulary simpler."),
+}
+
+
+def _fmt(value: float) -> str:
+    if abs(value) < 0.005:
+        return "0"
+    if abs(value) >= 10:
+        return f"{value:.0f}"
+    if abs(value) >= 1:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def describe_difference(feature: Feature, mine: float, theirs: float, a: str = "yours", b: str = "style") -> str:
+    """One sentence: the two values and, when scoring against a style, what to change."""
+    more = mine < theirs
+    you = a == "yours"
+    subject, other = ("yours", "this style") if you else (a, b)
+    if feature.unit.startswith("%"):
+        where = "of your sentences" if you else f"of {a}'s sentences"
+        label = feature.label[0].upper() + feature.label[1:]
+        text = f"{label}: {_fmt(mine)}% {where}; {_fmt(theirs)}% in {other}."
+    elif "per 100" in feature.unit:
+        per = feature.unit.strip()
+        who = "You use" if you else f"{a} uses"
+        text = f"{who} {feature.label} {_fmt(mine)} times {per}; {other} about {_fmt(theirs)}."
+    elif feature.name == "sent_len":
+        unit = feature.unit.strip()
+        if you:
+            text = f"Your sentences average {_fmt(mine)} {unit}; this style averages {_fmt(theirs)}."
+        else:
+            text = f"{a}'s sentences average {_fmt(mine)} {unit}; {b}'s average {_fmt(theirs)}."
+    else:
+        unit = feature.unit
+        label = feature.label[0].upper() + feature.label[1:]
+        text = f"{label}: {_fmt(mine)}{unit} in {subject}, {_fmt(theirs)}{unit} in {other}."
+    if you:
+        up, down = _ADVICE.get(feature.name, ("Use more.", "Use fewer."))
+        text += " " + (up if more else down)
+    return text
+
+
+def _m(profile: StyleProfile, name: str) -> float | None:
+    stat = profile.features.get(name)
+    return stat.mean if stat else None
+
+
+def _examples(profile: StyleProfile, key: str, sep: str = ", ") -> str:
+    words = profile.markers.get(key, [])[:5]
+    return sep.join(words)
+
+
+def derive_rules(profile: StyleProfile) -> list[str]:
+    """Rules a writer (or a model) can follow, from the features that stand out."""
+    return _rules_zh(profile) if profile.language == "zh" else _rules_en(profile)
+
+
+def _rules_en(p: StyleProfile) -> list[str]:
+    rules: list[str] = []
+    sent, sd = _m(p, "sent_len"), _m(p, "sent_len_sd")
+    if sent is not None:
+        spread = f" (most between {max(1, sent - (sd or 0)):.0f} and {sent + (sd or 0):.0f})" if sd else ""
+        rules.append(f"Sentences average about {sent:.0f} words{spread}.")
+    checks = [
+        ("archaic", 1.0, None, "Use archaic forms such as {ex} (about {v} per 100 words).", None),
+        ("contractions", 2.0, 0.3, "Use contractions freely ({ex}).", "Avoid contractions."),
+        ("first_person", 3.0, None, "First person (I, me, my) is common.", None),
+        (
+            "second_person",
+            2.5,
+            0.2,
+            "The reader or listener is often addressed as 'you'.",
+            "Do not address the reader as 'you'.",
+        ),
+        ("hedges", 1.0, None, "Hedge claims ({ex}).", None),
+        ("connectives", 0.6, None, "Link sentences with formal connectives ({ex}).", None),
+        ("intensifiers", 2.0, None, "Use emphatic, enthusiastic words ({ex}).", None),
+        ("exclamations", 15.0, 1.0, "Exclamations are common (about {v}% of sentences).", "Avoid exclamation marks."),
+        ("questions", 15.0, None, "Questions are frequent (about {v}% of sentences).", None),
+        ("word_len", 5.0, 4.2, "Prefer long, precise words.", "Prefer short, plain words."),
+        ("p_semicolon", 0.8, None, "Join related clauses with semicolons.", None),
+        ("p_dash", 1.0, None, "Use dashes for asides and emphasis.", None),
+        ("numbers", 2.0, None, "Numbers are frequent; keep them exact.", None),
+    ]
+    rules += _apply(p, checks)
+    if (_m(p, "first_person") or 0) < 0.3 and (_m(p, "first_plural") or 0) < 0.3:
+        rules.append("Keep an impersonal voice: no I or we.")
+    return rules
+
+
+def _rules_zh(p: StyleProfile) -> list[str]:
+    rules: list[str] = []
+    sent, sd = _m(p, "sent_len"), _m(p, "sent_len_sd")
+    if sent is not None:
+        spread = f"（多在 {max(1, sent - (sd or 0)):.0f}–{sent + (sd or 0):.0f} 字之间）" if sd else ""
+        rules.append(f"句子平均约 {sent:.0f} 字{spread}。")
+    checks = [
+        ("official", 0.8, None, "使用公文用语（{ex}）。", None),
+        ("jinxing", 0.3, None, "多用“进行”“予以”“加以”等书面动词。", None),
+        ("zhi_qi", 1.5, None, "多用书面虚词“之”“其”。", None),
+        ("slang", 0.5, 0.05, "使用网络用语（{ex}）。", "不用网络用语。"),
+        ("emoji", 0.5, None, "适当使用表情符号（{ex}）。", None),
+        ("particles", 1.5, 0.2, "句末常用语气词（{ex}）。", "不用语气词（吧、呢、啊）。"),
+        ("exclamations", 15.0, 1.0, "感叹句较多（约 {v}% 的句子）。", "不用感叹号。"),
+        ("questions", 15.0, None, "常用问句与读者互动（约 {v}% 的句子）。", None),
+        ("first_person", 2.0, None, "常用第一人称（我、我们）。", None),
+        ("p_enum_comma", 1.5, None, "多用顿号、分号并列列举。", None),
+    ]
+    return rules + _apply(p, checks, sep="、")
+
+
+def _apply(p: StyleProfile, checks: list, sep: str = ", ") -> list[str]:
+    out = []
+    for name, high, low, high_rule, low_rule in checks:
+        value = _m(p, name)
+        if value is None:
+            continue
+        if value >= high:
+            ex = _examples(p, name, sep)
+            if "{ex}" in high_rule and not ex:
+                high_rule = high_rule.replace(" ({ex})", "").replace("（{ex}）", "").replace(" such as {ex}", "")
+            out.append(high_rule.format(ex=ex, v=f"{value:.0f}"))
+        elif low is not None and low_rule and value <= low:
+            out.append(low_rule)
+    return out
