@@ -44,6 +44,8 @@ class GenParams(BaseModel):
 class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Prompt tokens whose KV state was reused from the previous call instead of evaluated (raw completion).
+    cached_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -95,6 +97,14 @@ class Model(ABC):
     @abstractmethod
     def score(self, context: str, continuation: str) -> Score:
         """Log-probability of ``continuation`` right after ``context`` (raw text, no chat template)."""
+
+    def stream_text(self, prompt: str, params: GenParams) -> Iterator[Chunk]:
+        """Continue ``prompt`` as raw text (no chat template), e.g. a document up to the cursor.
+
+        Backends that keep a KV cache reuse the longest common token prefix with the previous call, so
+        a prompt that grows by a few characters costs only the new tokens (``usage.cached_tokens``).
+        """
+        raise ModelError(f"model {self.name} ({type(self).__name__}) cannot complete raw text; use a GGUF model")
 
     def count_tokens(self, text: str) -> int:
         """Token count; backends with a tokenizer override this rough estimate."""

@@ -37,10 +37,27 @@ class FakeModel(Model):
         self.delay_s = delay_s
         self.name = name
         self.calls: list[list[Message]] = []
+        self._last_prompt = ""
 
     def stream(self, messages: list[Message], params: GenParams) -> Iterator[Chunk]:
         self.calls.append(messages)
         text = self.responder(messages, params)
+        prompt_tokens = sum(self.count_tokens(m.content) for m in messages)
+        yield from self._emit(text, params, Usage(prompt_tokens=prompt_tokens))
+
+    def stream_text(self, prompt: str, params: GenParams) -> Iterator[Chunk]:
+        """Raw completion: the responder sees the prompt as one user message; a KV cache is simulated."""
+        messages = [Message(role="user", content=prompt)]
+        self.calls.append(messages)
+        text = self.responder(messages, params)
+        last, self._last_prompt = self._last_prompt, prompt
+        shared = next(
+            (i for i, (a, b) in enumerate(zip(last, prompt, strict=False)) if a != b), min(len(last), len(prompt))
+        )
+        usage = Usage(prompt_tokens=self.count_tokens(prompt), cached_tokens=self.count_tokens(prompt[:shared]) - 1)
+        yield from self._emit(text, params, usage)
+
+    def _emit(self, text: str, params: GenParams, usage: Usage) -> Iterator[Chunk]:
         pieces = re.findall(r"\s*\S+|\s+", text)
         finish = "stop"
         if len(pieces) > params.max_tokens:
@@ -53,8 +70,7 @@ class FakeModel(Model):
             if self.delay_s:
                 time.sleep(self.delay_s)
             yield Chunk(text=piece)
-        prompt_tokens = sum(self.count_tokens(m.content) for m in messages)
-        yield Chunk(finish_reason=finish, usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(pieces)))
+        yield Chunk(finish_reason=finish, usage=usage.model_copy(update={"completion_tokens": len(pieces)}))
 
     def score(self, context: str, continuation: str) -> Score:
         # Prefers continuations that repeat words from the context: enough to test ranking plumbing.

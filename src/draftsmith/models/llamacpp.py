@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,6 +212,89 @@ class LlamaCppModel(Model):
             )
             yield Chunk(finish_reason=finish or "stop", usage=usage)
 
+    def stream_text(self, prompt: str, params: GenParams) -> Iterator[Chunk]:
+        """Raw completion of ``prompt``: only the tokens past the prefix held in the KV cache are evaluated."""
+        if params.json_schema is not None:
+            raise InputError("raw text completion cannot follow a JSON schema; use json() with chat messages")
+        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        if not tokens:
+            raise InputError("nothing to continue: the text is empty")
+        if len(tokens) + params.max_tokens > self.n_ctx:
+            raise InputError(
+                f"text ({len(tokens)} tokens) plus max_tokens ({params.max_tokens}) exceeds the context window "
+                f"of {self.n_ctx}; shorten the input or raise n_ctx"
+            )
+        return self._raw_stream(tokens, params)
+
+    def _raw_stream(self, tokens: list[int], params: GenParams) -> Iterator[Chunk]:
+        import codecs
+
+        import llama_cpp
+        import numpy as np
+
+        llm = self.llm
+        rng = np.random.default_rng(params.seed)
+        stops = [s for s in params.stop if s]
+        with self.lock:
+            banned = self._markup_tokens()
+            llm.draft_model = None
+            held = np.asarray(llm.input_ids[: min(llm.n_tokens, len(tokens) - 1)])
+            differ = np.nonzero(held != np.asarray(tokens[: len(held)]))[0]
+            keep = int(differ[0]) if len(differ) else len(held)  # the last prompt token is always re-evaluated
+            llm.n_tokens = keep
+            llm.want_logits = 1
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            history = list(tokens[-64:])
+            produced, emitted, generated, finish = "", 0, 0, "length"
+            try:
+                llm.eval(tokens[keep:])
+                for step in range(params.max_tokens):
+                    logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+                    token = _pick_token(logits, params, rng, history[-64:], banned)
+                    if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
+                        finish = "stop"
+                        break
+                    generated += 1
+                    history.append(token)
+                    produced += decoder.decode(llm.detokenize([token]))
+                    hits = [i for i in (produced.find(s, max(emitted - len(s), 0)) for s in stops) if i >= 0]
+                    if hits:
+                        produced, finish = produced[: min(hits)], "stop"
+                        break
+                    # Hold back a tail that could still become a stop string.
+                    held_back = max((k for s in stops for k in range(1, len(s)) if produced.endswith(s[:k])), default=0)
+                    if len(produced) - held_back > emitted:
+                        yield Chunk(text=produced[emitted : len(produced) - held_back])
+                        emitted = len(produced) - held_back
+                    if step + 1 < params.max_tokens:
+                        llm.eval([token])
+            except (RuntimeError, ValueError) as exc:
+                raise ModelError(f"model {self.name} failed while generating: {exc}") from None
+            if finish == "length":
+                produced += decoder.decode(b"", final=True)
+            if len(produced) > emitted:
+                yield Chunk(text=produced[emitted:])
+            usage = Usage(prompt_tokens=len(tokens), completion_tokens=generated, cached_tokens=keep)
+            yield Chunk(finish_reason=finish, usage=usage)
+
+    def _markup_tokens(self):
+        """Control and markup tokens (``<start_of_image>``, ``<|fim_prefix|>``…) that raw text never contains."""
+        banned = getattr(self, "_banned", None)
+        if banned is None:
+            import llama_cpp
+            import numpy as np
+
+            vocab = self.llm._model.vocab
+            ids = []
+            for i in range(self.llm.n_vocab()):
+                attr = llama_cpp.llama_vocab_get_attr(vocab, i)
+                # unknown | unused | control, or a user-defined token that looks like markup (not "\n\n")
+                markup = attr & 16 and re.fullmatch(r"<[^\s<>]+>|\[[^\s\[\]]+\]", self.llm._model.token_get_text(i))
+                if (attr & 11 or markup) and not llama_cpp.llama_vocab_is_eog(vocab, i):
+                    ids.append(i)
+            banned = self._banned = np.array(ids, dtype=np.int64)
+        return banned
+
     def _warm_prefix(self, messages: list[Message]) -> None:
         """Load (or compute and save) the KV state of every message but the last from the disk cache."""
         if self.prefix_cache is None or self._prefix_formatter is None or len(messages) < 2:
@@ -271,3 +355,27 @@ class LlamaCppModel(Model):
         close = getattr(self.llm, "close", None)
         if close:
             close()
+
+
+def _pick_token(logits, params: GenParams, rng, recent: list[int], banned=None) -> int:
+    """Greedy at temperature 0, else top-k / top-p sampling; recent tokens get llama.cpp's repeat penalty."""
+    import numpy as np
+
+    scores = np.array(logits, dtype=np.float32)
+    if banned is not None and len(banned):
+        scores[banned] = -np.inf
+    if params.repeat_penalty != 1.0 and recent:
+        ids = np.unique(np.asarray(recent))
+        vals = scores[ids]
+        scores[ids] = np.where(vals > 0, vals / params.repeat_penalty, vals * params.repeat_penalty)
+    if params.temperature <= 0 or params.top_k == 1:
+        return int(np.argmax(scores))
+    k = params.top_k if 0 < params.top_k < len(scores) else len(scores)
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top])]
+    probs = np.exp((scores[top] - scores[top[0]]) / params.temperature)
+    probs /= probs.sum()
+    if params.top_p < 1.0:
+        cut = int(np.searchsorted(np.cumsum(probs), params.top_p)) + 1
+        top, probs = top[:cut], probs[:cut] / probs[:cut].sum()
+    return int(rng.choice(top, p=probs))

@@ -90,6 +90,28 @@ class OpenAICompatModel(Model):
         finally:
             response.close()
 
+    def stream_text(self, prompt: str, params: GenParams) -> Iterator[Chunk]:
+        """Raw completion through ``{base}/completions`` (the server keeps its own prompt cache)."""
+        url = f"{self.base_url}/completions"
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": prompt,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+        }
+        if params.stop:
+            body["stop"] = params.stop
+        if params.seed is not None:
+            body["seed"] = params.seed
+        response = self._send("POST", url, body, stream=True)
+        try:
+            yield from self._read_events(response, url, [Message(role="user", content=prompt)])
+        finally:
+            response.close()
+
     def complete(self, messages: list[Message], params: GenParams) -> Completion:
         url = f"{self.base_url}/chat/completions"
         start = time.perf_counter()
@@ -269,7 +291,8 @@ class OpenAICompatModel(Model):
                 choice = choices[0] if isinstance(choices, list) and choices else {}
                 if not isinstance(choice, dict):
                     continue
-                text = (choice.get("delta") or {}).get("content")
+                # Chat streams carry delta.content; raw /completions streams carry text.
+                text = (choice.get("delta") or {}).get("content") or choice.get("text")
                 if text:
                     deltas += 1
                     chars += len(text)
