@@ -110,8 +110,11 @@ class Assistant:
             max_chars=self._limit,
         )
 
-    def correct(self, text: str, *, lang: str | None = None, speculative: bool = True) -> CorrectionResult:
-        return correct.correct(self.model, text, lang=lang, speculative=speculative, max_chars=self._limit)
+    def correct(
+        self, text: str, *, lang: str | None = None, speculative: bool = True, mode: str = "hybrid"
+    ) -> CorrectionResult:
+        model = None if mode == "detectors" else self.model  # the detectors need no model
+        return correct.correct(model, text, lang=lang, speculative=speculative, max_chars=self._limit, mode=mode)
 
     def continue_text(
         self,

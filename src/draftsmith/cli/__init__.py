@@ -39,6 +39,28 @@ def _register() -> None:
     app.add_typer(templates_cmd.app, name="templates")
     app.add_typer(models_cmd.app, name="models")
     app.add_typer(config_cmd.app, name="config")
+    from draftsmith.cli import eval_cmd  # eval run/list/show/compare/report, optimize
+
+    eval_cmd.register(app)
+    from draftsmith.cli import users_cmd  # users and keys of a shared server
+
+    users_cmd.register(app)
+    from draftsmith.cli import style_cmd  # style list/show/learn/score/compare/remove
+
+    style_cmd.register(app)
+    from draftsmith.cli import check_cmd  # check (spelling/grammar problems), readability
+
+    check_cmd.register(app)
+    from draftsmith.cli import finetune_cmd  # finetune prepare/run/eval/export (LoRA on your own texts)
+
+    finetune_cmd.register(app)
+    from draftsmith.cli import suggest_cmd  # suggest next/words, profile learn/show/clear
+
+    suggest_cmd.register(app)
+
+    from draftsmith.cli import kb_cmd  # kb add/search/list/remove/stats, article
+
+    kb_cmd.register(app)
 
 
 _register()

@@ -41,6 +41,20 @@ def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                 "default": name == default,
             }
         )
+    from draftsmith.finetune import registry
+
+    for tuned in registry.list_tuned():
+        rows.append(
+            {
+                "name": tuned.name,
+                "kind": "tuned (LoRA)",
+                "state": "ready" if tuned.gguf else "transformers only",
+                "size_mb": round(sum(f.stat().st_size for f in tuned.path.rglob("*") if f.is_file()) / 1e6, 1),
+                "description": tuned.lineage(),
+                "default": tuned.name == default,
+                "lineage": tuned.model_dump(),
+            }
+        )
     if json_out:
         print_json(rows)
         return

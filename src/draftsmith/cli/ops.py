@@ -39,6 +39,7 @@ def write(
     temperature: float = typer.Option(None, "--temperature", min=0.0, max=2.0, help="Sampling temperature."),
     seed: int = typer.Option(None, "--seed", help="Sampling seed for repeatable drafts."),
     max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Hard cap on generated tokens."),
+    kb: str = typer.Option(None, "--kb", help="Ground the draft in this knowledge base (cites passages as [n])."),
     model: str = ModelOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -46,6 +47,11 @@ def write(
     if style:
         get_style(style)
     a = assistant(model)
+    if kb:  # grounded: retrieve, cite, check (see cli/kb_cmd.py)
+        from draftsmith.cli.kb_cmd import write_with_kb
+
+        opts = dict(length=length, style=style, lang=lang, temperature=temperature, seed=seed, max_tokens=max_tokens)
+        return write_with_kb(a, instruction, kb, json_out, template=template, **opts)
     result = a.write(
         instruction,
         template=template,
@@ -100,6 +106,9 @@ def correct(
     apply: bool = typer.Option(False, "--apply", help="Print the corrected text instead of the edits."),
     in_place: bool = typer.Option(False, "--in-place", "-i", help="Rewrite FILE with the corrections (atomic)."),
     lang: str = typer.Option(None, "--lang", "-l", help="Language of the text (default: detected)."),
+    mode: str = typer.Option(
+        "hybrid", "--mode", help="hybrid (detectors + model), llm (model only) or detectors (no model)."
+    ),
     model: str = ModelOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -108,7 +117,7 @@ def correct(
         raise InputError("--in-place needs a FILE")
     a = assistant(model)
     text = _text(file, a)
-    result = a.correct(text, lang=lang)
+    result = a.correct(text, lang=lang, mode=mode)
     warn(result.warnings)
     if in_place:
         if result.edits:

@@ -24,6 +24,8 @@ def describe_spec(spec: str) -> str:
         return "fake (testing)"
     if catalog.bundled(spec):
         return "bundled gguf"
+    if _is_tuned(spec):
+        return "tuned (LoRA)"
     return "gguf file"
 
 
@@ -75,6 +77,10 @@ def load_model(spec: str | None = None, settings: Settings | None = None, progre
         from draftsmith.models.transformers_backend import TransformersModel
 
         model = TransformersModel(spec[len("transformers:") :])
+    elif not catalog.bundled(spec) and _is_tuned(spec):
+        from draftsmith.finetune.registry import open_tuned
+
+        model = open_tuned(spec, settings)
     else:
         from draftsmith.models.llamacpp import LlamaCppModel
 
@@ -84,6 +90,13 @@ def load_model(spec: str | None = None, settings: Settings | None = None, progre
         model = LlamaCppModel(path, name=name, n_ctx=settings.n_ctx, n_threads=settings.n_threads, prefix_cache=cache)
     _open[key] = model
     return model
+
+
+def _is_tuned(spec: str) -> bool:
+    """A model fine-tuned with ``draftsmith finetune`` (``tuned:NAME`` or a registered NAME)."""
+    from draftsmith.finetune.registry import is_tuned
+
+    return is_tuned(spec)
 
 
 def close_all() -> None:
