@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from draftsmith.errors import DraftsmithError
@@ -90,14 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         _error("interrupted; nothing was written")
         return 130
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         _error("aborted")
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument (typer's own click)
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            _error(str(exc))
+        return getattr(exc, "exit_code", 2)
     except BrokenPipeError:
         return 0
     except Exception as exc:  # an unexpected failure still gets one line
