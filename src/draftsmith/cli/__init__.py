@@ -91,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
-        _error("aborted")
+    except typer.Abort:  # typer's form of Ctrl-C (and of EOF at a prompt)
+        sys.stdout.flush()
+        _error("interrupted; nothing was written")
         return 130
     except typer.TyperException as exc:  # usage errors: bad option, missing argument (typer's own click)
         show = getattr(exc, "show", None)
