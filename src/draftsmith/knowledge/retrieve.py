@@ -134,8 +134,8 @@ def retrieve_passages(
     embedder = embedder or default_embedder()
     with store.read() as conn:
         row = kb_row(conn, kb, owner)
-        count = conn.scalar(sa.select(sa.func.count()).select_from(kb_chunks).where(kb_chunks.c.kb_id == row.id))
-    if not count:
+        any_chunk = conn.execute(sa.select(kb_chunks.c.id).where(kb_chunks.c.kb_id == row.id).limit(1)).first()
+    if any_chunk is None:
         raise InputError(f"knowledge base {kb!r} has no documents; add some: draftsmith kb add {kb} FILE…")
     index = load_index(store, row.id, row.generation, embedder)
     vector = embedder.query(query) if mode != "bm25" else None

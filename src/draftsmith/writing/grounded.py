@@ -47,6 +47,7 @@ from draftsmith.writing.segment import sentences as sentence_spans
 KEEP = 0.34  # share of a sentence's content words a cited passage must contain to support it
 ADD = 0.5  # … for an uncited (or wrongly cited) sentence to be attributed to a passage
 COSINE = 0.86  # e5 cosine (sentence as query, passage) that counts as support across languages
+MARGIN = 0.15  # of several citations of one sentence, those this far below the best one are dropped
 MIN_CLAIM_TOKENS = 3  # sentences with fewer content words (transitions) are not flagged
 
 _CITE = re.compile(r"\s*(?:\[(?:passage|source|ref|p)?\s*(\d{1,3}(?:\s*[,，、;–-]\s*\d{1,3})*)\]|【(\d{1,3})】)", re.I)
@@ -230,6 +231,9 @@ def _judge(s: Sentence, valid: list[int], checker: SupportChecker) -> None:
     words = content_tokens(s.text)
     scores = {n: checker.score(s.text, n, words) for n in valid}
     kept = [n for n in valid if scores[n] >= KEEP]
+    if len(kept) > 1:  # several cited: keep those about as strong as the best, not the merely related ones
+        top = max(scores[n] for n in kept)
+        kept = [n for n in kept if scores[n] >= top - MARGIN]
     if not kept and len(words) >= MIN_CLAIM_TOKENS:
         every = {n: checker.score(s.text, n, words) for n in checker.passages}
         best = max(every, key=lambda n: every[n], default=None)
