@@ -3,6 +3,10 @@
     python bench/finetune_style.py                    # data from ../shared/data, or $DRAFTSMITH_DATA
     python bench/finetune_style.py --steps 60 --test 64 --layers 12
 
+The defaults (90 steps of 8 pairs, rank 16 on q,k,v,o,gate,up,down of the last 8 layers, lr 2e-3) ran in 8.9 minutes
+on an otherwise idle 2-core machine: val_loss_drop 0.113, adherence_gain +0.029, bleu_gain +0.74. The validation
+loss was still falling at the end, so more steps buy more drop, at about 3.7 s per step.
+
 Data: ``shakespeare/valid.{modern,original}`` (1,218 line pairs) is the training data, a stable hash sample of it
 (``--val`` pairs) the validation set; ``--test`` pairs of ``shakespeare/test.*`` (a stable hash sample) are the
 held-out test. Lines are de-tokenised ("word ." → "word.") so the model learns the style, not NLTK's spacing.
@@ -62,16 +66,16 @@ def pairs(folder: Path, split: str, origin: str) -> list[data.Example]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default="qwen2.5-0.5b")
-    ap.add_argument("--steps", type=int, default=45, help="optimizer steps (batch --batch-size)")
+    ap.add_argument("--steps", type=int, default=90, help="optimizer steps (batch --batch-size)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--targets", default="q,k,v,o,gate,up,down")
     ap.add_argument("--layers", type=int, default=8, help="adapt the last N of 24 layers")
-    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--max-len", type=int, default=96)
     ap.add_argument("--val", type=int, default=32, help="validation pairs (from the valid split)")
     ap.add_argument("--test", type=int, default=48, help="test pairs (from the test split)")
-    ap.add_argument("--eval-every", type=int, default=15)
+    ap.add_argument("--eval-every", type=int, default=30)
     ap.add_argument("--patience", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="run folder (default: a temporary one)")
     args = ap.parse_args()
