@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from draftsmith.prompts import registry
 
 from .probes.files import (
@@ -14,22 +12,6 @@ from .probes.files import (
     names_over_http,
     pulled_model_names_stay_in_their_folder,
     template_names_stay_in_their_folder,
-)
-
-NEEDS_REGISTRY_FIX = pytest.mark.xfail(
-    strict=True,
-    reason="registry.new_template writes f'{name}.md' before checking the name: 'x\\nname: ok' passes the check "
-    "and '../../x\\nname: ok' lands outside the folder (fix requested in the issue-12 report)",
-)
-NEEDS_KB_FIX = pytest.mark.xfail(
-    strict=True,
-    reason="knowledge.kb.collect_files keeps symlinked files (resolved to their targets) found under a folder, "
-    "so 'kb add FOLDER' ingests files outside it (fix requested in the issue-12 report)",
-)
-NEEDS_PULL_FIX = pytest.mark.xfail(
-    strict=True,
-    reason="catalog.pull joins FILE onto the models folder unchecked: '../../x.gguf' lands outside "
-    "(fix requested in the issue-12 report)",
 )
 
 
@@ -83,10 +65,16 @@ def test_a_pull_that_checks_names_passes_the_probe(data_dir, tmp_path):
     assert registry.SUFFIX == ".md"
 
 
-@NEEDS_KB_FIX
 def test_kb_add_does_not_follow_symlinks_out_of_the_folder():
     findings = kb_add_stays_in_the_tree()
     assert not findings.failures, findings.summary()
+
+
+def test_a_collector_that_follows_symlinks_fails_the_probe():
+    from draftsmith.knowledge.kb import collect_files
+
+    findings = kb_add_stays_in_the_tree(collect_files=lambda paths: collect_files(paths, follow_symlinks=True))
+    assert any("followed symlinks" in f for f in findings.failures), findings.summary()
 
 
 def test_a_collector_that_stays_in_the_tree_passes_the_probe():

@@ -28,6 +28,9 @@ def _store():
 def add(
     name: str = typer.Argument(..., help="Knowledge base name (created if new)."),
     paths: list[Path] = typer.Argument(..., help="Files or folders: .txt .md .html .pdf .docx", show_default=False),
+    follow_symlinks: bool = typer.Option(
+        False, "--follow-symlinks", help="Also ingest files that symlinks inside a folder lead to outside it."
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
     """Add files (folders are searched recursively). Unchanged files are skipped; changed ones replaced.
@@ -37,7 +40,7 @@ def add(
 
     progress = _Bar(enabled=err.is_terminal and not json_out)
     try:
-        report = kb.add_files(_store(), name, paths, on_progress=progress.update)
+        report = kb.add_files(_store(), name, paths, on_progress=progress.update, follow_symlinks=follow_symlinks)
     except KeyboardInterrupt:
         progress.stop()
         raise IngestInterrupted(

@@ -233,26 +233,41 @@ def _bump(conn: Connection, kb_id: str) -> None:
     )
 
 
-def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped], int]:
+def collect_files(
+    paths: Iterable[str | Path], *, follow_symlinks: bool = False
+) -> tuple[list[Path], list[Skipped], int]:
     """Files to ingest: named files as given, folders searched recursively for supported types.
 
     Returns (files, skipped, ignored): a named path that is missing or unsupported is skipped with its
-    reason; files in folders with a type no parser reads (and hidden files) are only counted."""
+    reason; files in folders with a type no parser reads (and hidden files) are only counted. A symlink
+    found inside a folder that leads out of it is skipped with its reason unless ``follow_symlinks``: adding a
+    folder must not ingest what lies outside it (a link to ~/.ssh in a shared folder, for one)."""
     files: list[Path] = []
     skipped: list[Skipped] = []
     ignored = 0
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
+            root = path.resolve()
             for found in sorted(path.rglob("*")):
                 if not found.is_file():
                     continue
                 if any(part.startswith(".") for part in found.relative_to(path).parts):
                     continue
-                if found.suffix.lower() in SUFFIXES:
-                    files.append(found.resolve())
-                else:
+                if found.suffix.lower() not in SUFFIXES:
                     ignored += 1
+                    continue
+                target = found.resolve()
+                if not follow_symlinks and root not in target.parents:
+                    skipped.append(
+                        Skipped(
+                            path=str(found),
+                            reason="a symlink that leads out of the folder; add its target by name, "
+                            "or pass --follow-symlinks",
+                        )
+                    )
+                    continue
+                files.append(target)
         elif not path.exists():
             skipped.append(Skipped(path=str(path), reason="does not exist"))
         elif path.suffix.lower() not in SUFFIXES:
@@ -279,6 +294,7 @@ def add_files(
     on_progress: OnProgress | None = None,
     max_bytes: int = MAX_FILE_BYTES,
     batch_chunks: int = 64,
+    follow_symlinks: bool = False,
 ) -> IngestReport:
     """Ingest files and folders into knowledge base ``name`` (created if needed). A file that cannot be
     read is skipped with its reason and the batch goes on; see the report."""
@@ -289,7 +305,7 @@ def add_files(
         raise InputError(
             f"knowledge base {name!r} was built with the embedding model {info.embed_model}, not {embedder.name}"
         )
-    files, skipped, ignored = collect_files(paths)
+    files, skipped, ignored = collect_files(paths, follow_symlinks=follow_symlinks)
     report = IngestReport(kb=info.name, skipped=skipped, ignored=ignored)
     total = len(files)
 
