@@ -45,6 +45,7 @@ from security.probes import (  # noqa: E402  # noqa: E402
     Target,
     app_routes,
     auth,
+    bombs,
     consumption,
     cross_user,
     files,
@@ -190,6 +191,8 @@ def main() -> None:
         )
         run("4 files: pulled names", lambda: files.pulled_model_names_stay_in_their_folder(data_dir), results, verbose)
         run("4 files: kb add symlinks", files.kb_add_stays_in_the_tree, results, verbose)
+        run("5 parser bombs", bombs.parser_bombs, results, verbose)
+        run("5 parser bombs: batch", bombs.batch_goes_on, results, verbose)
         run("6 consumption: requests", lambda: consumption.unbounded_requests(main), results, verbose)
         run("6 consumption: streams", lambda: consumption.stream_limits(relay), results, verbose)
         run("6 consumption: queue", lambda: consumption.queue_and_timeouts(relay), results, verbose)

@@ -4,12 +4,20 @@ A parser turns a file's bytes into ``Block``s (a heading, a paragraph, a list it
 where each came from: page (PDF), heading path (Markdown, HTML, DOCX) and line range (text, Markdown).
 A file that cannot be read raises ``ParseError`` with a reason a user understands (encrypted, corrupt,
 not UTF-8…); ingest skips it and carries on with the rest of the batch.
+
+``ParseLimits`` bound what one file may cost before a parser commits memory or time to it: a ZIP package
+(.docx) is checked from its directory (entries, total unpacked size, compression ratio) before anything is
+unpacked; a PDF's page count is read from its page tree before pages are walked, and extraction stops at a
+time budget; HTML is scanned for element count and nesting depth before it is parsed; text and Markdown are
+refused above a line count (a file of blank lines costs far more as a list of lines than as bytes). The
+file-size cap itself is applied by the caller before the bytes are read (``kb.MAX_FILE_BYTES``).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +25,31 @@ from typing import Protocol
 
 class ParseError(Exception):
     """This file cannot be ingested; the message says why."""
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """What one file may cost; ``None`` turns a limit off (``ParseLimits.off()`` turns them all off)."""
+
+    max_lines: int | None = 2_000_000  # text and Markdown
+    max_unzipped_bytes: int | None = 256 * 1024 * 1024  # .docx: all members together, as their directory says
+    max_zip_entries: int | None = 10_000
+    max_zip_ratio: float | None = 200.0  # .docx: unpacked ÷ packed size of any member over 1 MB unpacked
+    max_pdf_pages: int | None = 5_000
+    max_html_elements: int | None = 500_000
+    max_html_depth: int | None = 1_000
+    max_seconds: float | None = 120.0  # checked between pages (PDF)
+
+    @classmethod
+    def off(cls) -> ParseLimits:
+        return cls(**{name: None for name in cls.__dataclass_fields__})
+
+
+DEFAULT_LIMITS = ParseLimits()
+
+
+def _over(value: float, limit: float | None) -> bool:
+    return limit is not None and value > limit
 
 
 @dataclass
@@ -46,7 +79,7 @@ class Parser(Protocol):
     format: str
     suffixes: tuple[str, ...]
 
-    def parse(self, data: bytes, name: str) -> ParsedDocument: ...
+    def parse(self, data: bytes, name: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument: ...
 
 
 def _decode(data: bytes) -> str:
@@ -58,6 +91,13 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ParseError(f"not UTF-8 text (bad byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _lines(text: str, limits: ParseLimits) -> list[str]:
+    count = text.count("\n") + 1  # counted before splitting: the list of a blank-line file is the cost
+    if _over(count, limits.max_lines):
+        raise ParseError(f"too many lines ({count:,}; the limit is {limits.max_lines:,})")
+    return text.splitlines()
 
 
 def _with_headings(blocks: list[Block]) -> list[Block]:
@@ -77,9 +117,9 @@ class TextParser:
     format = "txt"
     suffixes = (".txt", ".text")
 
-    def parse(self, data: bytes, name: str) -> ParsedDocument:
-        text = _decode(data)
-        return ParsedDocument(title=Path(name).stem, format=self.format, blocks=_paragraphs(text.splitlines()))
+    def parse(self, data: bytes, name: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
+        lines = _lines(_decode(data), limits)
+        return ParsedDocument(title=Path(name).stem, format=self.format, blocks=_paragraphs(lines))
 
 
 def _paragraphs(lines: list[str], first_line: int = 1) -> list[Block]:
@@ -117,8 +157,8 @@ class MarkdownParser:
     format = "md"
     suffixes = (".md", ".markdown")
 
-    def parse(self, data: bytes, name: str) -> ParsedDocument:
-        lines = _decode(data).splitlines()
+    def parse(self, data: bytes, name: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
+        lines = _lines(_decode(data), limits)
         blocks: list[Block] = []
         buf: list[str] = []
         buf_start = 0
@@ -181,9 +221,10 @@ class HtmlParser:
     suffixes = (".html", ".htm", ".xhtml")
     _BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "tr", "dt", "dd", "figcaption")
 
-    def parse(self, data: bytes, name: str) -> ParsedDocument:
+    def parse(self, data: bytes, name: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
         from bs4 import BeautifulSoup
 
+        _check_html_shape(data, limits)
         try:
             soup = BeautifulSoup(data, "html.parser")
         except Exception as exc:  # bs4 is lenient; this is a truly unreadable file
@@ -218,13 +259,40 @@ class HtmlParser:
         return ParsedDocument(title=title, format=self.format, blocks=_with_headings(blocks))
 
 
+_HTML_TAG = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+_HTML_VOID = frozenset(
+    b"area base br col embed hr img input link meta param source track wbr basefont frame keygen".split()
+)
+
+
+def _check_html_shape(data: bytes, limits: ParseLimits) -> None:
+    """Element count and nesting depth from a scan of the tags, before a tree is built (an unclosed tag counts
+    as open, as the parser would nest it)."""
+    if limits.max_html_elements is None and limits.max_html_depth is None:
+        return
+    elements = depth = deepest = 0
+    for match in _HTML_TAG.finditer(data):
+        closing, tag, self_closing = match.groups()
+        if closing:
+            depth = max(0, depth - 1)
+            continue
+        elements += 1
+        if _over(elements, limits.max_html_elements):
+            raise ParseError(f"too many HTML elements (over {limits.max_html_elements:,})")
+        if not self_closing and tag.lower() not in _HTML_VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+            if _over(depth, limits.max_html_depth):
+                raise ParseError(f"HTML nested too deeply (over {limits.max_html_depth:,} levels)")
+
+
 class PdfParser:
     """PDF through pypdf, page by page. Encrypted files are read only when their user password is empty."""
 
     format = "pdf"
     suffixes = (".pdf",)
 
-    def parse(self, data: bytes, name: str) -> ParsedDocument:
+    def parse(self, data: bytes, name: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError, PyPdfError
 
@@ -239,8 +307,16 @@ class PdfParser:
                     opened = 0
                 if not opened:
                     raise ParseError("encrypted PDF (password-protected); decrypt it first, e.g. qpdf --decrypt")
+            pages = _declared_pages(reader)
+            if _over(pages, limits.max_pdf_pages):
+                raise ParseError(f"too many pages ({pages:,}; the limit is {limits.max_pdf_pages:,})")
+            deadline = None if limits.max_seconds is None else time.monotonic() + limits.max_seconds
             blocks: list[Block] = []
             for number, page in enumerate(reader.pages, start=1):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ParseError(
+                        f"text extraction took over {limits.max_seconds:g} s (stopped at page {number} of {pages})"
+                    )
                 text = page.extract_text() or ""
                 for b in _pdf_paragraphs(text):
                     b.page = number
@@ -255,6 +331,15 @@ class PdfParser:
         if not blocks:
             raise ParseError("no extractable text (a scanned PDF needs OCR first)")
         return ParsedDocument(title=str(meta_title).strip() or Path(name).stem, format=self.format, blocks=blocks)
+
+
+def _declared_pages(reader) -> int:
+    """The page count the page tree declares, read without walking (and flattening) the tree."""
+    try:
+        count = reader.trailer["/Root"]["/Pages"]["/Count"]
+        return int(count)
+    except Exception:
+        return 0
 
 
 def _pdf_paragraphs(text: str) -> list[Block]:
@@ -283,7 +368,7 @@ class DocxParser:
     format = "docx"
     suffixes = (".docx",)
 
-    def parse(self, data: bytes, name: str) -> ParsedDocument:
+    def parse(self, data: bytes, name: str, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
         import zipfile
 
         import docx
@@ -295,6 +380,7 @@ class DocxParser:
             if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
                 raise ParseError("encrypted or legacy (.doc / OLE) Word file; save it as an unprotected .docx")
             raise ParseError("not a .docx file (not a ZIP package); the file may be corrupt")
+        _check_zip(data, limits)
         try:
             document: DocxDocument = docx.Document(io.BytesIO(data))
         except (zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -328,6 +414,32 @@ class DocxParser:
         return ParsedDocument(title=title, format=self.format, blocks=_with_headings(blocks))
 
 
+def _check_zip(data: bytes, limits: ParseLimits) -> None:
+    """Refuse a ZIP package whose directory promises more than the limits, before anything is unpacked
+    (Python's zipfile never unpacks a member past the size its directory entry states)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise ParseError(f"corrupt .docx ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if _over(len(members), limits.max_zip_entries):
+        raise ParseError(f"too many parts in the package ({len(members):,}; the limit is {limits.max_zip_entries:,})")
+    total = sum(m.file_size for m in members)
+    if _over(total, limits.max_unzipped_bytes):
+        raise ParseError(
+            f"unpacks to {total / 1e6:,.0f} MB (the limit is {limits.max_unzipped_bytes / 1e6:,.0f} MB): "
+            "a decompression bomb or a document too large to ingest"
+        )
+    for m in members:
+        if m.file_size > 1_000_000 and _over(m.file_size / max(m.compress_size, 1), limits.max_zip_ratio):
+            raise ParseError(
+                f"part {m.filename!r} unpacks {m.file_size / max(m.compress_size, 1):,.0f}× its packed size "
+                f"(the limit is {limits.max_zip_ratio:g}×): a decompression bomb"
+            )
+
+
 def _docx_heading_level(style: str) -> int:
     if style == "Title":
         return 1
@@ -347,8 +459,8 @@ def parser_for(path: Path) -> Parser:
     return parser
 
 
-def parse_file(path: Path, data: bytes) -> ParsedDocument:
-    doc = parser_for(path).parse(data, path.name)
+def parse_file(path: Path, data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
+    doc = parser_for(path).parse(data, path.name, limits)
     if not any(b.text.strip() for b in doc.blocks):
         raise ParseError("no text found in the file")
     return doc
