@@ -4,7 +4,6 @@ real bundled model behind a real uvicorn server."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -12,7 +11,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from draftsmith.config import Settings, load_settings
@@ -25,6 +23,7 @@ from draftsmith.writing import correct as correct_op
 from draftsmith.writing.base import Result
 from draftsmith.writing.correct import CorrectionResult
 from draftsmith.writing.summarize import OutlineResult, TitleResult
+from security.probes.live import serve as live_server
 
 SETTINGS = Settings(model="fake", prefix_cache=False)
 LONG = " ".join(f"word{i}" for i in range(400))
@@ -51,26 +50,6 @@ class CountingModel(FakeModel):
                 yield chunk
         finally:
             self.lock.release()
-
-
-@contextlib.contextmanager
-def live_server(app) -> Iterator[str]:
-    """A real uvicorn on 127.0.0.1 with an ephemeral port, in a thread."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:

@@ -6,11 +6,8 @@ model output, the security headers and the offline API docs. Screenshots go to `
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -19,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from draftsmith.config import Settings
 from draftsmith.models.fake import FakeModel, echo_responder
@@ -27,22 +23,12 @@ from draftsmith.server import ServerConfig, create_app
 from draftsmith.server.routes_web import CSP
 from draftsmith.store import accounts
 from draftsmith.store.db import Store
+from security.probes.core import Sentinel
+from security.probes.live import serve as live_server
+from security.probes.rendering import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("DRAFTSMITH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-# As root in a container, with no network beyond loopback: no sandbox, no GPU, no background connections.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 SETTINGS = Settings(model="fake", prefix_cache=False)
 SHOTS = Path(os.environ.get("DRAFTSMITH_WEB_SHOTS") or Path(tempfile.gettempdir()) / "draftsmith-web-shots")
 TIMEOUT_MS = 10_000
@@ -91,53 +77,6 @@ class StageModel(FakeModel):
         for chunk in super().stream(messages, params):
             self.produced += bool(chunk.text)
             yield chunk
-
-
-@contextlib.contextmanager
-def live_server(app) -> Iterator[str]:
-    """A real uvicorn on 127.0.0.1 with an ephemeral port, in a thread."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-class Sentinel:
-    """A TCP listener on loopback that counts connections: the address a hostile image points at."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
 
 
 @pytest.fixture(scope="module")
