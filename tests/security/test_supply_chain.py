@@ -1,12 +1,14 @@
-"""Group 10: the source holds no pickle, no unguarded torch.load or yaml.load, no eval/exec on data."""
+"""Group 10: the source holds no pickle, no unguarded torch.load or yaml.load, no eval/exec on data; the
+dependencies CI installs are the hashed pins of requirements/dev.lock, which covers everything pyproject asks for."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .probes.supply_chain import no_unsafe_deserialisation, scan_file
+from .probes.supply_chain import lock_covers_the_project, no_unsafe_deserialisation, scan_file
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src"
 
 BAD = """
 import pickle
@@ -53,3 +55,21 @@ def test_the_scan_finds_each_unsafe_construct(tmp_path):
     (tmp_path / "pkg" / "bad.py").write_text(BAD)
     findings = no_unsafe_deserialisation(tmp_path / "pkg")
     assert len(findings.failures) == 1 and "pickle" in findings.failures[0]
+
+
+def test_the_lock_pins_every_dependency_with_hashes():
+    findings = lock_covers_the_project(ROOT / "pyproject.toml", ROOT / "requirements" / "dev.lock")
+    assert not findings.failures, findings.summary()
+    assert findings.total > 100
+
+
+def test_a_lock_missing_a_dependency_or_a_hash_fails_the_probe(tmp_path):
+    lock = (ROOT / "requirements" / "dev.lock").read_text()
+    start = lock.index("\nsacrebleu==") + 1
+    end = lock.index("\n", lock.index("    # via", start))
+    (tmp_path / "dev.lock").write_text(lock[:start] + lock[end + 1 :])
+    findings = lock_covers_the_project(ROOT / "pyproject.toml", tmp_path / "dev.lock")
+    assert any("sacrebleu" in f for f in findings.failures), findings.summary()
+    (tmp_path / "dev.lock").write_text(lock.replace("--hash=sha256:", "--nohash=", 3))
+    findings = lock_covers_the_project(ROOT / "pyproject.toml", tmp_path / "dev.lock")
+    assert any("without a hash" in f for f in findings.failures), findings.summary()

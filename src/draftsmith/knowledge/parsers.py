@@ -36,7 +36,7 @@ class ParseLimits:
     max_zip_entries: int | None = 10_000
     max_zip_ratio: float | None = 200.0  # .docx: unpacked ÷ packed size of any member over 1 MB unpacked
     max_pdf_pages: int | None = 5_000
-    max_html_elements: int | None = 500_000
+    max_html_elements: int | None = 100_000  # html.parser builds ~10k elements a second on a busy core
     max_html_depth: int | None = 1_000
     max_seconds: float | None = 120.0  # checked between pages (PDF)
 
@@ -265,24 +265,27 @@ _HTML_VOID = frozenset(
 )
 
 
+_HTML_OPEN = re.compile(rb"<[A-Za-z]")
+
+
 def _check_html_shape(data: bytes, limits: ParseLimits) -> None:
     """Element count and nesting depth from a scan of the tags, before a tree is built (an unclosed tag counts
-    as open, as the parser would nest it)."""
+    as open, as the parser would nest it). The count runs in the regex engine; the depth walk only when the
+    file has more opening tags than the depth limit."""
     if limits.max_html_elements is None and limits.max_html_depth is None:
         return
-    elements = depth = deepest = 0
-    for match in _HTML_TAG.finditer(data):
-        closing, tag, self_closing = match.groups()
+    opening = len(_HTML_OPEN.findall(data))
+    if _over(opening, limits.max_html_elements):
+        raise ParseError(f"too many HTML elements ({opening:,}; the limit is {limits.max_html_elements:,})")
+    if limits.max_html_depth is None or opening <= limits.max_html_depth:
+        return
+    depth = 0
+    for closing, tag, self_closing in _HTML_TAG.findall(data):
         if closing:
             depth = max(0, depth - 1)
-            continue
-        elements += 1
-        if _over(elements, limits.max_html_elements):
-            raise ParseError(f"too many HTML elements (over {limits.max_html_elements:,})")
-        if not self_closing and tag.lower() not in _HTML_VOID:
+        elif not self_closing and tag.lower() not in _HTML_VOID:
             depth += 1
-            deepest = max(deepest, depth)
-            if _over(depth, limits.max_html_depth):
+            if depth > limits.max_html_depth:
                 raise ParseError(f"HTML nested too deeply (over {limits.max_html_depth:,} levels)")
 
 

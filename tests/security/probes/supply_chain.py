@@ -82,3 +82,46 @@ def no_unsafe_deserialisation(root: Path) -> Findings:
         problems = scan_file(path)
         f.check(not problems, "; ".join(problems))
     return f
+
+
+# -- the lock ---------------------------------------------------------------------------------------------------
+
+
+def _dist_name(requirement: str) -> str:
+    import re
+
+    return re.split(r"[\s\[<>=!~;@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")
+
+
+def lock_covers_the_project(pyproject: Path, lock: Path, extra: str = "dev") -> Findings:
+    """Every requirement of ``extra`` (following the project's references to its own extras) is pinned in the
+    lock with ``==`` and at least one sha256 hash, and every locked package carries hashes."""
+    import re
+    import tomllib
+
+    f = Findings("supply-chain-lock")
+    project = tomllib.loads(pyproject.read_text())["project"]
+    own, extras = project["name"].lower(), project.get("optional-dependencies", {})
+    wanted, todo, seen = set(), [extra], set()
+    for req in project.get("dependencies", []):
+        wanted.add(_dist_name(req))
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for req in extras.get(name, []):
+            if _dist_name(req) == own:
+                todo.extend(x.strip() for x in re.search(r"\[(.*)\]", req).group(1).split(","))
+            else:
+                wanted.add(_dist_name(req))
+    pinned: dict[str, int] = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", lock.read_text()):
+        head = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==\S+", block)
+        if head:
+            pinned[_dist_name(head.group(1))] = block.count("--hash=sha256:")
+    for name in sorted(wanted):
+        f.check(name in pinned, f"{name} is required by the '{extra}' extra but not pinned in {lock.name} (.ci/lock)")
+    for name, hashes in sorted(pinned.items()):
+        f.check(hashes > 0, f"{name} is locked without a hash")
+    return f
