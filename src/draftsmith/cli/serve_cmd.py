@@ -3,11 +3,15 @@
 On loopback the server needs no keys until the first user exists (``draftsmith users add``). A non-loopback
 ``--host`` needs ``--allow-remote``, and then keys are always required: the server refuses to start while no
 usable key exists, so it can never listen on the network without authentication.
+
+``--workers N`` runs N processes on one port (see ``server/lifecycle.py``); SIGTERM drains each of them.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import socket
 
 import typer
@@ -87,12 +91,31 @@ def serve(
     log_json: bool = typer.Option(
         False, "--log-json", help="Log JSON lines: one per request (id, user, route, status, latency, tokens)."
     ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        "-w",
+        min=1,
+        max=64,
+        help="Server processes on the one port. Each opens its own copy of the model (a local model takes its "
+        "memory N times; an openai: backend costs nothing more). Keys, rate limits, token budgets and "
+        "documents are shared through the database; /metrics describes the process that answers, so "
+        "scrape one process per port (one worker per container) for exact counts.",
+    ),
+    drain_timeout: float = typer.Option(
+        30.0,
+        "--drain-timeout",
+        min=0,
+        help="On SIGTERM or Ctrl-C: seconds to let requests and streams in flight finish; a stream still "
+        "open then gets a last 'shutting_down' error event and ends.",
+    ),
 ) -> None:
     """Serve the writing operations over HTTP: /api/<operation>, /api/documents, OpenAI-compatible
     /v1/chat/completions, /healthz, /readyz, /metrics and API docs at /docs.
 
     Listens on loopback by default, where keys are needed once any user exists (draftsmith users add). A
-    non-loopback --host needs --allow-remote and always requires keys.
+    non-loopback --host needs --allow-remote and always requires keys. SIGTERM drains: streams in flight
+    finish (up to --drain-timeout), then the server exits. Deploying at scale: docs/deploy.md.
     """
     check_bind(host, allow_remote)
     if content_filter not in ("off", "block", "warn"):
@@ -103,7 +126,7 @@ def serve(
     try:
         import uvicorn
 
-        from draftsmith.server import ServerConfig, create_app
+        from draftsmith.server import ServerConfig, create_app, lifecycle
         from draftsmith.server.logs import configure_json_logging
     except ImportError as exc:
         raise ConfigError(
@@ -124,17 +147,30 @@ def serve(
         content_filter=content_filter,  # type: ignore[arg-type]
         content_policy=content_policy,
     )
-    app = create_app(settings, config=config)
+    app = create_app(settings, config=config)  # with several workers: only checks the options here
     shown = f"[{host}]" if ":" in host else host
     if log_json:
         configure_json_logging(log_level)
-    err.print(f"serving model {settings.model} on http://{shown}:{port} (API docs at /docs); Ctrl-C stops")
-    uvicorn.run(
-        app,
+    target: object = lifecycle.Drain(app, timeout=drain_timeout)
+    if workers > 1:
+        spec = {
+            "model": settings.model,
+            "config": config.model_dump(),
+            "drain_timeout": drain_timeout,
+            "log_json": log_json,
+            "log_level": log_level,
+        }
+        os.environ[lifecycle.ENV] = json.dumps(spec)  # read by each worker's app_from_env
+        target = "draftsmith.server.lifecycle:app_from_env"
+    processes = f" in {workers} processes" if workers > 1 else ""
+    err.print(f"serving model {settings.model} on http://{shown}:{port}{processes} (API docs at /docs); Ctrl-C stops")
+    lifecycle.run(
+        target,
         host=host,
         port=port,
+        workers=workers,
+        drain_timeout=drain_timeout,
         log_level=log_level.lower(),
-        timeout_graceful_shutdown=5,
         log_config=None if log_json else uvicorn.config.LOGGING_CONFIG,
         access_log=not log_json,
     )

@@ -1,4 +1,6 @@
-"""Prometheus metrics for one app: requests, latency, errors, generated tokens, decode rate, queue depth.
+"""Prometheus metrics for one app: requests, latency, errors, generated tokens, decode rate, queue depth,
+and (read at scrape time by ``ServerGauges``) queue capacity, model readiness, free disk under the store
+and each user's share of their daily token budget (the alerts in ``deploy/prometheus/alerts.yml`` use them).
 
 Each app has its own registry (tests build many apps). Route labels are the matched route's template
 (``/api/documents/{doc_id}``) or a path from the app's own route table, so a client probing random paths
@@ -7,13 +9,19 @@ cannot grow the label set: anything else is "other".
 
 from __future__ import annotations
 
+import logging
+import shutil
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from draftsmith.server.logs import route_of
 
+log = logging.getLogger("draftsmith.server")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 RATE_BUCKETS = (1, 2, 5, 10, 20, 40, 80, 160, 320)
 
@@ -50,6 +58,10 @@ class Metrics:
         )
         self.queue.set_function(queue_depth)
 
+    def watch(self, gate: Any, model_slot: Any, store_slot: Any, config: Any) -> None:
+        """Add the gauges read at scrape time (see ``ServerGauges``)."""
+        self.registry.register(ServerGauges(gate, model_slot, store_slot, config))
+
     def route_label(self, path: str) -> str:
         return path if path in self.routes else "other"
 
@@ -65,6 +77,72 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class ServerGauges:
+    """Gauges computed when Prometheus scrapes: ``draftsmith_queue_capacity`` (running + waiting places),
+    ``draftsmith_model_ready`` (1 once the model is open), ``draftsmith_store_disk_free_bytes`` and
+    ``_size_bytes`` (the filesystem holding the SQLite file, or the data folder with PostgreSQL) and
+    ``draftsmith_token_budget_used_ratio{user_id}`` (today's tokens ÷ daily budget, for users with a budget;
+    read from the store, so every replica reports the same value). The store is never opened here."""
+
+    def __init__(self, gate: Any, model_slot: Any, store_slot: Any, config: Any) -> None:
+        self.gate, self.model_slot, self.store_slot, self.config = gate, model_slot, store_slot, config
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "draftsmith_queue_capacity", "Requests that may run or wait for the model", value=self.gate.capacity
+        )
+        ready = 1.0 if self.model_slot.model is not None else 0.0
+        yield GaugeMetricFamily("draftsmith_model_ready", "1 when the model is open, 0 while loading or failed", ready)
+        store = self.store_slot.store
+        if store is None:
+            return
+        try:
+            usage = shutil.disk_usage(store_folder(store.url))
+        except OSError:
+            pass
+        else:
+            yield GaugeMetricFamily("draftsmith_store_disk_free_bytes", "Free bytes where the store lives", usage.free)
+            yield GaugeMetricFamily("draftsmith_store_disk_size_bytes", "Size of that filesystem", usage.total)
+        budgets = GaugeMetricFamily(
+            "draftsmith_token_budget_used_ratio", "Today's tokens (UTC) ÷ the user's daily budget", labels=["user_id"]
+        )
+        try:
+            for user_id, ratio in budget_use(store, self.config.tokens_per_day):
+                budgets.add_metric([user_id], ratio)
+        except Exception as exc:  # a scrape must not fail because the database is busy or down
+            log.warning("token budget metrics skipped: %s", exc)
+        yield budgets
+
+
+def store_folder(url: str) -> Path:
+    """The folder whose filesystem holds the store: the SQLite file's, else the data folder."""
+    from sqlalchemy.engine import make_url
+
+    from draftsmith.config import data_dir
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database).resolve().parent
+    return data_dir()
+
+
+def budget_use(store: Any, default_budget: int) -> list[tuple[str, float]]:
+    """(user id, today's tokens ÷ budget) for every enabled user with a daily budget."""
+    import sqlalchemy as sa
+
+    from draftsmith.store import accounts
+
+    users, usage = accounts.users, accounts.token_usage
+    budget = sa.func.coalesce(users.c.tokens_per_day, default_budget)
+    query = (
+        sa.select(users.c.id, budget.label("budget"), sa.func.coalesce(usage.c.tokens, 0).label("used"))
+        .select_from(users.outerjoin(usage, sa.and_(usage.c.user_id == users.c.id, usage.c.day == accounts.utc_day())))
+        .where(users.c.disabled_at.is_(None), budget > 0)
+    )
+    with store.read() as conn:
+        return [(row.id, row.used / row.budget) for row in conn.execute(query)]
 
 
 class MetricsMiddleware:
