@@ -11,7 +11,8 @@ on Latin text (skipped when the paragraph does not look like English), Chinese c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TextIO
 
@@ -25,6 +26,9 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]{2}")
 # When two problems overlap, the one from the earlier rule here wins.
 _PRIORITY = ("EN_MISSING_APOSTROPHE", "EN_SPELLING", "EN_NAME_CASE", "ZH_COMMON_MISWRITING")
+# Rules a user muted and words they accept, learned from their feedback: a shell sets a provider for the calls
+# it makes on a user's behalf (draftsmith.feedback.personal); every Checker built meanwhile applies them.
+PERSONAL: ContextVar[Callable[[], tuple[Iterable[str], Iterable[str]]] | None] = ContextVar("personal", default=None)
 
 
 class Checker:
@@ -43,6 +47,9 @@ class Checker:
         if unknown:
             raise InputError(f"unknown rule {', '.join(unknown)}; see 'draftsmith check --list-rules'")
         self.words = frozenset(w.strip().lower() for w in (load_user_words() if words is None else words) if w.strip())
+        if (personal := PERSONAL.get()) is not None:
+            muted, own = personal()
+            self.disabled, self.words = self.disabled | frozenset(muted), self.words | frozenset(own)
         self._chinese = self.lang in (None, *CHINESE)  # English words are spelled-checked in Chinese text too
 
     def check_paragraph(self, par: Paragraph) -> list[Problem]:

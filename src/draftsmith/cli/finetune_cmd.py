@@ -28,7 +28,9 @@ def prepare(
         None, "--from-docs", help="Your documents (.txt/.md files or folders): continuation examples."
     ),
     from_kb: str = typer.Option(None, "--from-kb", help="A knowledge base (draftsmith kb): continuation examples."),
-    from_edits: bool = typer.Option(False, "--from-edits", help="Not available yet (see the message)."),
+    from_edits: bool = typer.Option(
+        False, "--from-edits", help="Your accepted corrections and rewrites (correct --interactive, the API)."
+    ),
     task: str = typer.Option("rewrite", "--task", help="Task of pairs that do not name one: rewrite, style, …"),
     lang: str = typer.Option(None, "--lang", "-l", help="Require every output to be in this language."),
     val: float = typer.Option(0.1, "--val", help="Fraction held out for validation."),
@@ -39,11 +41,18 @@ def prepare(
     """Build a multi-task SFT data set (task, instruction, input, output) with a deterministic split."""
     from draftsmith.finetune import data
 
-    if from_edits:
-        raise InputError(
-            "--from-edits is not available yet: accepted corrections are not recorded anywhere; save them as JSONL "
-            '({"task": "correct", "input": …, "output": …}) and pass --from-data FILE'
-        )
+    edits = []
+    if from_edits:  # accepted suggestions from the feedback store (feedback/pairs.py)
+        from draftsmith.feedback.pairs import sft_examples
+        from draftsmith.feedback.personal import local_store
+        from draftsmith.store.feedback import answered
+
+        edits = sft_examples(answered(local_store(), owner=None))
+        if not edits:
+            raise InputError(
+                "--from-edits found no accepted corrections or rewrites yet; review some with "
+                "draftsmith correct --interactive FILE (or accept suggestions in the editor), then run this again"
+            )
     parallel = from_parallel if from_parallel and from_parallel[0] is not None else None
     manifest = data.prepare(
         out_dir,
@@ -51,6 +60,7 @@ def prepare(
         parallel=parallel,
         documents=from_docs or [],
         knowledge_base=from_kb,
+        extra=edits,
         task=task,
         lang=lang,
         fractions=(val, test),

@@ -387,6 +387,7 @@ def prepare(
         examples.extend(found)
         sources.append(f"kb:{knowledge_base}")
     examples.extend(extra)
+    sources.extend(sorted({ex.origin.split(":", 1)[0] for ex in extra if ex.origin}))  # e.g. "feedback"
     if not examples:
         raise InputError("no data: give --from-data FILE, --from-parallel SRC TGT, --from-docs PATH or --from-kb NAME")
     examples = check_languages(examples, lang)
