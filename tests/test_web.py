@@ -32,6 +32,7 @@ pytestmark = pytest.mark.browser
 SETTINGS = Settings(model="fake", prefix_cache=False)
 SHOTS = Path(os.environ.get("DRAFTSMITH_WEB_SHOTS") or Path(tempfile.gettempdir()) / "draftsmith-web-shots")
 TIMEOUT_MS = 10_000
+STYLE_PRESETS = {p.stem for p in (Path(__file__).parent.parent / "src/draftsmith/style/presets").glob("*.yaml")}
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="browser tests need Playwright: pip install 'draftsmith[browser]'"
@@ -490,3 +491,66 @@ def test_docs_render_offline_from_vendored_swagger_ui(watched, base):
     watched.shot("docs")
     assert watched.outside(base) == []
     assert not [e for e in watched.console_errors if "Content Security Policy" in e], watched.console_errors
+
+
+# -- writing aids: autocomplete, underlines, style picker -------------------------------------------------------
+
+
+def test_ghost_text_appears_while_typing_tab_accepts_and_esc_dismisses(watched, base, model):
+    page = watched.page
+    model.answer = " jumps over the lazy dog."
+    page.goto(base + "/")
+    page.click("#editor")
+    page.keyboard.type("The quick brown fox", delay=20)
+    ghost = page.locator("#mirror .ghost")
+    expect(ghost).to_have_text(re.compile(r"^ jumps over"))
+    expect(page.locator("#ghost-hint")).to_be_visible()
+    suggested = ghost.text_content()
+    watched.shot("autocomplete-ghost")
+    expect(page.locator("#editor")).to_have_value("The quick brown fox")  # shown, not inserted
+    page.keyboard.press("Tab")
+    expect(page.locator("#editor")).to_have_value("The quick brown fox" + suggested)
+    expect(ghost).to_have_count(0)
+    assert page.evaluate("document.activeElement.id") == "editor"  # Tab did not move the focus
+
+    page.keyboard.type(" Then", delay=20)
+    expect(ghost).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(ghost).to_have_count(0)
+    expect(page.locator("#editor")).to_have_value("The quick brown fox" + suggested + " Then")
+
+
+def test_underlines_show_the_reason_on_hover_and_the_fix_applies(watched, base):
+    page = watched.page
+    page.goto(base + "/")
+    page.fill("#editor", "This is a sentense about the weather.")
+    mark = page.locator("#mirror .problem")
+    expect(mark).to_have_count(1, timeout=60_000)  # the checker may still be loading
+    expect(mark).to_have_text("sentense")
+    box = mark.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tip = page.locator("#problem-tip")
+    expect(tip).to_be_visible()
+    expect(tip.locator(".reason")).not_to_be_empty()
+    expect(tip.locator(".rule")).to_have_text(re.compile(r"^[A-Z_]+$"))
+    watched.shot("underline-hover")
+    tip.get_by_role("button", name="sentence", exact=True).click()
+    expect(page.locator("#editor")).to_have_value("This is a sentence about the weather.")
+    expect(page.locator("#check-status")).to_have_text("no problems found")
+    expect(mark).to_have_count(0)
+
+
+def test_style_picker_lists_the_servers_styles_and_rewrite_uses_the_choice(watched, base, model):
+    page = watched.page
+    model.answer = "Greetings, esteemed colleagues."
+    page.goto(base + "/")
+    presets = page.locator("#style optgroup[label=Presets] option")
+    expect(presets).to_have_count(len(STYLE_PRESETS))
+    names = presets.evaluate_all("options => options.map(o => o.value)")
+    assert set(names) == STYLE_PRESETS
+    watched.shot("style-picker")
+    page.fill("#editor", "hi all")
+    page.select_option("#style", "academic")
+    page.click("[data-op=rewrite]")
+    expect(page.locator("#output")).to_have_text("Greetings, esteemed colleagues.")
+    assert any("academic" in m.content.lower() for m in model.calls[-1])

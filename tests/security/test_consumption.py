@@ -1,5 +1,6 @@
-"""Group 6: body and header limits, sampling values refused with 422, the max_tokens cap for every key, deeply
-nested JSON, the per-key stream limit, the bounded queue and the upstream timeout."""
+"""Group 6: body and header limits, sampling values refused with 422, the max_tokens cap for every key (the
+server's, and a key's or user's own lower one), deeply nested JSON, the per-key stream limit, the bounded queue
+and the upstream timeout."""
 
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ def test_without_the_body_limit_and_the_cap_the_probe_fails(sec_store, keys, mon
         findings = unbounded_requests(t)
     assert any("(Content-Length): 4" in f or "(chunked)" in f for f in findings.failures), findings.summary()
     assert any("max_tokens=8193" in f for f in findings.failures), findings.summary()
+
+
+def test_without_the_per_key_cap_the_probe_fails(sec_store, keys, monkeypatch: pytest.MonkeyPatch):
+    def server_cap_only(principal, config):
+        return config.max_tokens_cap
+
+    monkeypatch.setattr(routes_ops, "token_cap", server_cap_only)
+    monkeypatch.setattr(routes_openai, "token_cap", server_cap_only)
+    with serve_app(sec_store, keys) as t:
+        findings = unbounded_requests(t)
+    assert any("over the key's cap (32): 200" in f for f in findings.failures), findings.summary()
+    assert any("over the user's cap (48): 200" in f for f in findings.failures), findings.summary()
+    assert not any("max_tokens=8193" in f for f in findings.failures), findings.summary()  # the server's cap holds
 
 
 def test_without_the_stream_limit_the_probe_fails(relay, monkeypatch: pytest.MonkeyPatch):

@@ -26,6 +26,12 @@ RpmOpt = typer.Option(None, "--rpm", min=0, help="Requests per minute per key (0
 TokensOpt = typer.Option(
     None, "--tokens-per-day", min=0, help="Tokens per UTC day for the user (0: unlimited; default: the server's)."
 )
+MaxTokensOpt = typer.Option(
+    None,
+    "--max-tokens",
+    min=0,
+    help="Most tokens one request may ask for (0: only the server's cap).",
+)
 
 
 def _store():
@@ -48,6 +54,7 @@ def users_add(
     admin: bool = typer.Option(False, "--admin", help="Give the admin role (can read /metrics)."),
     rpm: int = RpmOpt,
     tokens_per_day: int = TokensOpt,
+    max_tokens: int = MaxTokensOpt,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Add a user. Then create a key for them with: draftsmith keys create NAME."""
@@ -59,6 +66,7 @@ def users_add(
         role="admin" if admin else "user",
         requests_per_minute=rpm,
         tokens_per_day=tokens_per_day,
+        max_tokens=max_tokens,
     )
     if json_out:
         print_json(user)
@@ -78,11 +86,12 @@ def users_list(json_out: bool = typer.Option(False, "--json", help="Print JSON."
     if not rows:
         out.print("no users (a server on loopback runs without keys); add one with: draftsmith users add NAME")
         return
-    table = Table("name", "role", "requests/min", "tokens/day", "state", "created", box=None)
+    table = Table("name", "role", "requests/min", "tokens/day", "max tokens", "state", "created", box=None)
     for u in rows:
         state = "disabled" if u.disabled else "active"
+        cap = f"{u.max_tokens:,}" if u.max_tokens else "server cap"
         table.add_row(
-            u.name, u.role, _limit(u.requests_per_minute), _limit(u.tokens_per_day), state, _when(u.created_at)
+            u.name, u.role, _limit(u.requests_per_minute), _limit(u.tokens_per_day), cap, state, _when(u.created_at)
         )
     out.print(table)
 
@@ -110,15 +119,19 @@ def users_limits(
     name: str = typer.Argument(..., help="User name."),
     rpm: int = RpmOpt,
     tokens_per_day: int = TokensOpt,
+    max_tokens: int = MaxTokensOpt,
     default: bool = typer.Option(False, "--default", help="Go back to the server's defaults."),
 ) -> None:
-    """Set a user's request rate and daily token budget."""
+    """Set a user's request rate, daily token budget and per-request max_tokens cap."""
     from draftsmith.store import accounts
 
-    user = accounts.set_limits(_store(), name, requests_per_minute=rpm, tokens_per_day=tokens_per_day, clear=default)
+    user = accounts.set_limits(
+        _store(), name, requests_per_minute=rpm, tokens_per_day=tokens_per_day, max_tokens=max_tokens, clear=default
+    )
+    cap = f"{user.max_tokens:,}" if user.max_tokens else "the server's cap"
     out.print(
         f"{user.name}: {_limit(user.requests_per_minute)} requests/min per key, "
-        f"{_limit(user.tokens_per_day)} tokens/day"
+        f"{_limit(user.tokens_per_day)} tokens/day, max_tokens {cap}"
     )
 
 
@@ -127,12 +140,13 @@ def keys_create(
     user: str = typer.Argument(..., help="The user the key belongs to."),
     label: str = typer.Option(None, "--label", help="What the key is for (shown in lists)."),
     expires_days: float = typer.Option(None, "--expires-days", help="Stop working after this many days."),
+    max_tokens: int = MaxTokensOpt,
     json_out: bool = typer.Option(False, "--json", help="Print JSON (with the key)."),
 ) -> None:
     """Create an API key. It is printed once, now: store it; only its hash is kept."""
     from draftsmith.store import accounts
 
-    key, info = accounts.create_key(_store(), user, label=label, expires_in_days=expires_days)
+    key, info = accounts.create_key(_store(), user, label=label, expires_in_days=expires_days, max_tokens=max_tokens)
     if json_out:
         print_json({"key": key, **info.model_dump()})
         return
@@ -155,7 +169,7 @@ def keys_list(
     if not rows:
         out.print("no keys; create one with: draftsmith keys create USER")
         return
-    table = Table("key", "user", "label", "created", "last used", "state", box=None)
+    table = Table("key", "user", "label", "max tokens", "created", "last used", "state", box=None)
     for k in rows:
         state = (
             "revoked"
@@ -164,7 +178,8 @@ def keys_list(
             if k.expires_at and k.expires_at < dt.datetime.now().timestamp()
             else "active"
         )
-        table.add_row(k.shown, k.user, k.label or "", _when(k.created_at), _when(k.last_used_at), state)
+        cap = f"{k.max_tokens:,}" if k.max_tokens else ""
+        table.add_row(k.shown, k.user, k.label or "", cap, _when(k.created_at), _when(k.last_used_at), state)
     out.print(table)
 
 

@@ -17,7 +17,18 @@ from draftsmith.config import Settings, load_settings
 from draftsmith.models.base import Model
 from draftsmith.safety.content import load_policy
 from draftsmith.safety.secrets import remember, scrub_secrets, url_password
-from draftsmith.server import routes_documents, routes_openai, routes_ops, routes_web
+from draftsmith.server import (
+    routes_check,
+    routes_documents,
+    routes_eval,
+    routes_feedback,
+    routes_kb,
+    routes_openai,
+    routes_ops,
+    routes_style,
+    routes_suggest,
+    routes_web,
+)
 from draftsmith.server.auth import current_user, metrics_access
 from draftsmith.server.errors import BodyLimit, install_error_handlers
 from draftsmith.server.guards import StreamLimit
@@ -93,6 +104,7 @@ def create_app(
     app.state.streams = StreamLimit(config.max_streams_per_key)
     app.state.started_at = time.time()
     metrics = Metrics(lambda: gate.admitted)
+    metrics.watch(gate, slot, store_slot, config)  # queue capacity, model ready, store disk, token budgets
     app.state.metrics = metrics
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, max_header_bytes=config.max_header_bytes)
@@ -102,7 +114,13 @@ def create_app(
     keyed = [Depends(current_user)]  # every /api and /v1 route; FastAPI runs it once per request
     app.include_router(routes_ops.router, dependencies=keyed)
     app.include_router(routes_documents.router, dependencies=keyed)
+    app.include_router(routes_feedback.router, dependencies=keyed)
     app.include_router(routes_openai.router, dependencies=keyed)
+    app.include_router(routes_check.router, dependencies=keyed)
+    app.include_router(routes_suggest.router, dependencies=keyed)
+    app.include_router(routes_kb.router, dependencies=keyed)
+    app.include_router(routes_style.router, dependencies=keyed)
+    app.include_router(routes_eval.router, dependencies=keyed)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Any:

@@ -43,6 +43,7 @@ class Principal:
     role: str
     key_id: str | None = None
     tokens_per_day: int = 0  # 0: no budget
+    max_tokens: int | None = None  # the key's or user's cap on one request's max_tokens (None: the server's)
 
     @property
     def anonymous(self) -> bool:
@@ -132,7 +133,19 @@ def authenticate_request(request: Request, store: Store) -> Principal:
             {"Retry-After": str(seconds)},
         )
     budget = user.tokens_per_day if user.tokens_per_day is not None else config.tokens_per_day
-    return Principal(user_id=user.id, name=user.name, role=user.role, key_id=owner.key_id, tokens_per_day=budget)
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        role=user.role,
+        key_id=owner.key_id,
+        tokens_per_day=budget,
+        max_tokens=owner.max_tokens,
+    )
+
+
+def token_cap(principal: Principal, config: ServerConfig) -> int:
+    """The largest max_tokens this caller may ask for: the server's cap, or the key's (user's) if lower."""
+    return min(config.max_tokens_cap, principal.max_tokens or config.max_tokens_cap)
 
 
 def require_admin(principal: Principal = Depends(current_user)) -> Principal:

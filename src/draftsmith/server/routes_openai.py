@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from draftsmith.config import Settings
 from draftsmith.models.base import Chunk, Completion, GenParams, Message, Model, collect
 from draftsmith.safety.secrets import scrub_secrets
-from draftsmith.server.auth import Principal, check_budget, current_user, record_tokens
+from draftsmith.server.auth import Principal, check_budget, current_user, record_tokens, token_cap
 from draftsmith.server.errors import ApiError
 from draftsmith.server.guards import Guards
 from draftsmith.server.routes_ops import check_max_tokens, stream_slot
@@ -70,8 +70,9 @@ async def chat_completions(
     settings: Settings = request.app.state.settings
     config: ServerConfig = request.app.state.server_config
     gate: ModelGate = request.app.state.gate
-    check_max_tokens(body.max_tokens, config.max_tokens_cap)
-    check_max_tokens(body.max_completion_tokens, config.max_tokens_cap, "max_completion_tokens")
+    cap = token_cap(principal, config)
+    check_max_tokens(body.max_tokens, cap)
+    check_max_tokens(body.max_completion_tokens, cap, "max_completion_tokens")
     messages = [Message(role="system" if m.role == "developer" else m.role, content=m.text()) for m in body.messages]
     base = _params(body, settings)
     requested = body.max_completion_tokens or body.max_tokens
@@ -81,7 +82,7 @@ async def chat_completions(
     model = guards.model(served)
 
     def work(on_text: Any) -> Completion:
-        params = base.model_copy(update={"max_tokens": requested or _room(model, messages, settings, config)})
+        params = base.model_copy(update={"max_tokens": requested or min(cap, _room(model, messages, settings, config))})
         completion = collect(model.name, _forwarding(model.stream(messages, params), guards.watch(on_text)))
         guards.finish(completion.text)
         record_tokens(request, principal, store, completion.usage.total_tokens)

@@ -16,9 +16,10 @@ from pydantic import BaseModel
 
 from draftsmith.assistant import Assistant
 from draftsmith.config import Settings
+from draftsmith.feedback.personal import applied
 from draftsmith.models.base import Model
 from draftsmith.safety.secrets import scrub_secrets
-from draftsmith.server.auth import Principal, check_budget, current_user, record_tokens
+from draftsmith.server.auth import Principal, check_budget, current_user, record_tokens, token_cap
 from draftsmith.server.errors import ApiError, validation_error
 from draftsmith.server.guards import Guards, texts_of
 from draftsmith.server.runner import ModelGate, run_operation, stream_operation
@@ -80,7 +81,8 @@ class Context:
         metrics = self.request.app.state.metrics
 
         def work(on_text: OnText) -> BaseModel:
-            result = operation(assistant, guards.watch(on_text))
+            with applied(self.store, self.principal.user_id):  # the caller's muted rules and words (feedback)
+                result = operation(assistant, guards.watch(on_text))
             if isinstance(getattr(result, "model", None), str):
                 result.model = scrub_secrets(result.model)  # type: ignore[attr-defined]
             guards.finish(getattr(result, "text", ""), result)
@@ -134,7 +136,7 @@ def check_max_tokens(value: int | None, cap: int, field: str = "max_tokens") -> 
 @router.post("/write", response_model=Result, responses=STREAMED)
 async def write(body: WriteRequest, ctx: Context = Depends()) -> Any:
     """Draft text from an instruction or a prompt template."""
-    check_max_tokens(body.max_tokens, ctx.config.max_tokens_cap)
+    check_max_tokens(body.max_tokens, token_cap(ctx.principal, ctx.config))
     return await ctx.run(
         body,
         lambda a, on_text: a.write(

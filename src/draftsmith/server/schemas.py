@@ -277,3 +277,201 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+# -- check, readability, suggestions ---------------------------------------------------------------------------
+
+SessionId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="the editor's id for one open document; suggestions keep their state per session (and user)",
+    ),
+]
+
+
+class CheckRequest(_Request):
+    text: Text
+    lang: Lang = None
+    disabled: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=200, description="rule ids to skip"
+    )
+
+
+class CheckResponse(BaseModel):
+    problems: list[Any] = Field(
+        description="problems in order: start and end (character offsets), flagged, rule_id, category, "
+        "message, suggestions, severity, certain, line, column"
+    )
+
+
+class ReadabilityRequest(_Request):
+    text: Text
+    lang: Lang = None
+
+
+class SuggestNextRequest(_Request):
+    session: SessionId
+    text: str = Field(max_length=200_000, description="the document")
+    cursor: int | None = Field(None, ge=0, le=200_000, description="characters before the cursor (default: the end)")
+    n: int = Field(3, ge=1, le=5, description="how many suggestions")
+    max_tokens: int = Field(8, ge=1, le=64, description="longest suggestion, in tokens")
+    lang: Lang = None
+
+
+class SuggestCancelRequest(_Request):
+    session: SessionId
+
+
+class SuggestCancelled(BaseModel):
+    session: str
+    cancelled: bool = Field(description="whether the session existed (its generation in flight, if any, stops)")
+
+
+class SuggestWordsRequest(_Request):
+    phrase: str = Field(min_length=1, max_length=200)
+    context: str | None = Field(None, max_length=2000, description="the sentence the phrase is in")
+    lang: Lang = None
+    n: int = Field(10, ge=1, le=50)
+    use_llm: bool = Field(True, description="also ask the model (off: synonym lists only)")
+
+
+# -- knowledge bases -----------------------------------------------------------------------------------------------
+
+KbName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class KbCreate(_Request):
+    name: KbName
+
+
+class KbDocumentOut(BaseModel):
+    name: str = Field(description="the stored name the server gave the upload (use it to remove the document)")
+    title: str
+    format: str
+    chunks: int
+    chars: int
+    bytes: int
+    updated_at: float
+
+
+class KbOut(BaseModel):
+    name: str
+    embed_model: str
+    documents: int = 0
+    chunks: int = 0
+    created_at: float
+    documents_list: list[KbDocumentOut] = Field(default_factory=list)
+
+
+class KbUploadOut(BaseModel):
+    kb: str
+    name: str = Field(description="the generated name the document is stored under (never the client's)")
+    status: Literal["added", "updated", "unchanged"]
+    chunks: int
+
+
+class KbSearchRequest(_Request):
+    query: str = Field(min_length=1, max_length=2000)
+    k: int = Field(5, ge=1, le=50)
+    mode: Literal["hybrid", "bm25", "dense"] = "hybrid"
+
+
+class KbPassageOut(BaseModel):
+    document: str = Field(description="the stored name of the document")
+    title: str
+    where: str
+    text: str
+    score: float
+
+
+class KbWriteRequest(_OpRequest):
+    instruction: str = Field(min_length=1, max_length=20_000)
+    passages: int = Field(6, ge=1, le=20, description="how many passages to retrieve")
+    length: int | None = Field(None, ge=1, le=20_000)
+    style: Name | None = None
+    lang: Lang = None
+    temperature: Temperature = None
+    seed: Seed = None
+    max_tokens: int | None = Field(None, ge=1)
+    stream: Stream = False
+
+
+# -- styles ----------------------------------------------------------------------------------------------------------
+
+
+class StyleInfo(BaseModel):
+    name: str
+    kind: str = Field(description="preset, user preset or learned (server-wide; usable by rewrite)")
+    description: str
+
+
+class ProfileInfo(BaseModel):
+    id: str
+    name: str
+    language: str
+    texts: int
+    created_at: float
+
+
+class StyleList(BaseModel):
+    styles: list[StyleInfo]
+    profiles: list[ProfileInfo] = Field(description="the caller's own learned profiles")
+
+
+class StyleScoreRequest(_Request):
+    text: Text
+    style: Name | None = Field(None, description="a style name (see GET /api/styles)")
+    profile_id: str | None = Field(None, max_length=64, description="or one of the caller's learned profiles")
+
+
+class StyleLearnRequest(_Request):
+    name: Name
+    samples: list[Annotated[str, Field(min_length=1, max_length=200_000)]] = Field(
+        min_length=5, max_length=200, description="five or more sample texts written in the style"
+    )
+    description: str | None = Field(None, max_length=1000)
+
+
+# -- evaluation runs -------------------------------------------------------------------------------------------------
+
+
+class EvalStart(_Request):
+    task: Literal["correct", "translate", "rewrite", "summarize", "write", "continue"]
+    items: list[dict[str, Any]] = Field(
+        min_length=1, max_length=100, description="the data set inline (the JSONL fields of 'draftsmith eval run')"
+    )
+    metrics: list[Annotated[str, Field(max_length=32)]] | None = Field(None, max_length=16)
+    template: Name | None = None
+    lang: Lang = None
+    to: str | None = Field(None, max_length=16)
+    style: Name | None = None
+    words: int | None = Field(None, ge=1, le=5000)
+    name: str | None = Field(None, max_length=200)
+
+
+class EvalCompare(_Request):
+    runs: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=2, max_length=5)
+    metrics: list[Annotated[str, Field(max_length=32)]] | None = Field(None, max_length=16)
+    samples: int = Field(1000, ge=100, le=5000)
+    seed: int = Field(12345, ge=0, le=2**31 - 1)
+
+
+class EvalDifference(BaseModel):
+    run: str
+    metric: str
+    base: float
+    other: float
+    delta: float
+    low: float
+    high: float
+    p: float
+    items: int
+
+
+class EvalComparison(BaseModel):
+    base: str
+    metrics: list[str]
+    differences: list[EvalDifference]

@@ -47,6 +47,7 @@ users = sa.Table(
     sa.Column("tokens_per_day", sa.Integer, nullable=True),  # None: the server's default
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("disabled_at", sa.Float, nullable=True),
+    sa.Column("max_tokens", sa.Integer, nullable=True),  # None: only the server's cap (m0002)
 )
 
 api_keys = sa.Table(
@@ -62,6 +63,7 @@ api_keys = sa.Table(
     sa.Column("last_used_at", sa.Float, nullable=True),
     sa.Column("bucket_tokens", sa.Float, nullable=True),  # the rate limiter's state; None: full
     sa.Column("bucket_at", sa.Float, nullable=True),
+    sa.Column("max_tokens", sa.Integer, nullable=True),  # None: the user's cap, or the server's (m0002)
 )
 
 token_usage = sa.Table(
@@ -74,12 +76,45 @@ token_usage = sa.Table(
 )
 
 
+# What else a user owns on a shared server: learned style profiles (kept in the store, per user) and which
+# evaluation runs are whose (the runs themselves live in ``store.runs``). Owner "" is the keyless single user.
+style_profiles = sa.Table(
+    "style_profiles",
+    METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(32), nullable=False, index=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("profile", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+run_owners = sa.Table(
+    "run_owners",
+    METADATA,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(32), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+
 def m0001_users_keys_usage(conn: Connection) -> None:
     for table in (users, api_keys, token_usage):
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS = [m0001_users_keys_usage]
+def m0002_max_tokens(conn: Connection) -> None:
+    from draftsmith.store.db import add_column
+
+    add_column(conn, "users", sa.Column("max_tokens", sa.Integer, nullable=True))
+    add_column(conn, "api_keys", sa.Column("max_tokens", sa.Integer, nullable=True))
+
+
+def m0003_style_profiles_and_run_owners(conn: Connection) -> None:
+    style_profiles.create(conn, checkfirst=True)
+    run_owners.create(conn, checkfirst=True)
+
+
+MIGRATIONS = [m0001_users_keys_usage, m0002_max_tokens, m0003_style_profiles_and_run_owners]
 
 
 class User(BaseModel):
@@ -90,6 +125,7 @@ class User(BaseModel):
     tokens_per_day: int | None
     created_at: float
     disabled: bool
+    max_tokens: int | None = None  # None: the server's cap
 
 
 class KeyInfo(BaseModel):
@@ -102,6 +138,7 @@ class KeyInfo(BaseModel):
     expires_at: float | None
     revoked_at: float | None
     last_used_at: float | None
+    max_tokens: int | None = None
 
     @property
     def shown(self) -> str:
@@ -113,6 +150,13 @@ class KeyOwner(BaseModel):
 
     key_id: str
     user: User
+    key_max_tokens: int | None = None
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The smaller of the key's and the user's max_tokens caps (None: neither has one)."""
+        caps = [c for c in (self.key_max_tokens, self.user.max_tokens) if c]
+        return min(caps) if caps else None
 
 
 def hash_key(key: str) -> str:
@@ -128,12 +172,18 @@ def _user(row: sa.Row) -> User:
         tokens_per_day=row.tokens_per_day,
         created_at=row.created_at,
         disabled=row.disabled_at is not None,
+        max_tokens=row.max_tokens,
     )
 
 
 def _check_limit(value: int | None, what: str) -> None:
     if value is not None and value < 0:
         raise InputError(f"{what} must be 0 (unlimited) or more, not {value}")
+
+
+def _check_cap(value: int | None) -> None:
+    if value is not None and value < 0:
+        raise InputError(f"max tokens must be 0 (only the server's cap) or more, not {value}")
 
 
 # -- users ------------------------------------------------------------------------------------------------------
@@ -146,6 +196,7 @@ def add_user(
     role: Role = "user",
     requests_per_minute: int | None = None,
     tokens_per_day: int | None = None,
+    max_tokens: int | None = None,
 ) -> User:
     if not _NAME.match(name):
         raise InputError(
@@ -156,6 +207,7 @@ def add_user(
         raise InputError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     _check_limit(requests_per_minute, "requests per minute")
     _check_limit(tokens_per_day, "tokens per day")
+    _check_cap(max_tokens)
     now = time.time()
     with store.write() as conn:
         if conn.execute(sa.select(users.c.id).where(users.c.name == name)).first() is not None:
@@ -170,6 +222,7 @@ def add_user(
                 tokens_per_day=tokens_per_day,
                 created_at=now,
                 disabled_at=None,
+                max_tokens=max_tokens or None,
             )
         )
     return User(
@@ -180,6 +233,7 @@ def add_user(
         tokens_per_day=tokens_per_day,
         created_at=now,
         disabled=False,
+        max_tokens=max_tokens or None,
     )
 
 
@@ -212,18 +266,23 @@ def set_limits(
     *,
     requests_per_minute: int | None = None,
     tokens_per_day: int | None = None,
+    max_tokens: int | None = None,
     clear: bool = False,
 ) -> User:
-    """Change a user's limits (``clear`` puts both back to the server's defaults)."""
+    """Change a user's limits (``clear`` puts them back to the server's defaults; ``max_tokens`` 0 removes
+    the user's own cap)."""
     _check_limit(requests_per_minute, "requests per minute")
     _check_limit(tokens_per_day, "tokens per day")
+    _check_cap(max_tokens)
     values: dict[str, int | None] = {}
     if clear:
-        values = {"requests_per_minute": None, "tokens_per_day": None}
+        values = {"requests_per_minute": None, "tokens_per_day": None, "max_tokens": None}
     if requests_per_minute is not None:
         values["requests_per_minute"] = requests_per_minute
     if tokens_per_day is not None:
         values["tokens_per_day"] = tokens_per_day
+    if max_tokens is not None:
+        values["max_tokens"] = max_tokens or None
     user = get_user(store, name)
     if values:
         with store.write() as conn:
@@ -256,11 +315,19 @@ def usable_keys(store: Store) -> int:
 
 
 def create_key(
-    store: Store, user_name: str, *, label: str | None = None, expires_in_days: float | None = None
+    store: Store,
+    user_name: str,
+    *,
+    label: str | None = None,
+    expires_in_days: float | None = None,
+    max_tokens: int | None = None,
 ) -> tuple[str, KeyInfo]:
-    """A new key for ``user_name``: the full key (shown once, never stored) and its public record."""
+    """A new key for ``user_name``: the full key (shown once, never stored) and its public record.
+    ``max_tokens``: the most tokens one request with this key may ask for (below the user's and server's caps)."""
     if expires_in_days is not None and expires_in_days <= 0:
         raise InputError("--expires-days must be more than 0")
+    _check_cap(max_tokens)
+    max_tokens = max_tokens or None
     user = get_user(store, user_name)
     now = time.time()
     key_id = secrets.token_hex(6)
@@ -280,6 +347,7 @@ def create_key(
                 last_used_at=None,
                 bucket_tokens=None,
                 bucket_at=None,
+                max_tokens=max_tokens,
             )
         )
     info = KeyInfo(
@@ -290,6 +358,7 @@ def create_key(
         expires_at=expires_at,
         revoked_at=None,
         last_used_at=None,
+        max_tokens=max_tokens,
     )
     return key, info
 
@@ -312,6 +381,7 @@ def list_keys(store: Store, user_name: str | None = None) -> list[KeyInfo]:
                 expires_at=r.expires_at,
                 revoked_at=r.revoked_at,
                 last_used_at=r.last_used_at,
+                max_tokens=r.max_tokens,
             )
             for r in conn.execute(query)
         ]
@@ -349,6 +419,8 @@ def authenticate(store: Store, key: str) -> KeyOwner | None:
                     api_keys.c.hash,
                     api_keys.c.revoked_at,
                     api_keys.c.expires_at,
+                    api_keys.c.max_tokens.label("key_max_tokens"),
+                    users.c.max_tokens,
                     users.c.id.label("user_id"),
                     users.c.name,
                     users.c.role,
@@ -373,8 +445,9 @@ def authenticate(store: Store, key: str) -> KeyOwner | None:
         tokens_per_day=row.tokens_per_day,
         created_at=row.created_at,
         disabled=row.disabled_at is not None,
+        max_tokens=row.max_tokens,
     )
-    return KeyOwner(key_id=row.id, user=user)
+    return KeyOwner(key_id=row.id, user=user, key_max_tokens=row.key_max_tokens)
 
 
 # -- limits -------------------------------------------------------------------------------------------------------
@@ -452,3 +525,64 @@ def add_tokens(store: Store, user_id: str, tokens: int, day: str | None = None) 
                 },
             )
         )
+
+
+# -- what a user owns: learned style profiles, evaluation runs --------------------------------------------------
+
+
+class StoredProfile(BaseModel):
+    """A learned style profile kept for one user (``profile`` is a ``StyleProfile`` as JSON)."""
+
+    id: str
+    name: str
+    created_at: float
+    profile: dict
+
+
+def save_style_profile(store: Store, owner: str, name: str, profile: dict) -> StoredProfile:
+    """Keep a learned profile for ``owner`` under a generated id (names may repeat; the id is what is used)."""
+    item = StoredProfile(id=uuid.uuid4().hex, name=name, created_at=time.time(), profile=profile)
+    with store.write() as conn:
+        conn.execute(style_profiles.insert().values(owner=owner, **item.model_dump()))
+    return item
+
+
+def list_style_profiles(store: Store, owner: str) -> list[StoredProfile]:
+    query = sa.select(style_profiles).where(style_profiles.c.owner == owner).order_by(style_profiles.c.created_at)
+    with store.read() as conn:
+        return [
+            StoredProfile(id=r.id, name=r.name, created_at=r.created_at, profile=r.profile) for r in conn.execute(query)
+        ]
+
+
+def get_style_profile(store: Store, owner: str, profile_id: str) -> StoredProfile | None:
+    """The profile if it exists and is ``owner``'s (None otherwise: the caller answers 404 either way)."""
+    query = sa.select(style_profiles).where(style_profiles.c.id == profile_id, style_profiles.c.owner == owner)
+    with store.read() as conn:
+        r = conn.execute(query).first()
+    return None if r is None else StoredProfile(id=r.id, name=r.name, created_at=r.created_at, profile=r.profile)
+
+
+def delete_style_profile(store: Store, owner: str, profile_id: str) -> bool:
+    table = style_profiles
+    with store.write() as conn:
+        done = conn.execute(table.delete().where(table.c.id == profile_id, table.c.owner == owner))
+    return bool(done.rowcount)
+
+
+def own_run(store: Store, owner: str, run_id: str) -> None:
+    with store.write() as conn:
+        conn.execute(run_owners.insert().values(run_id=run_id, owner=owner, created_at=time.time()))
+
+
+def owned_runs(store: Store, owner: str) -> list[str]:
+    """``owner``'s evaluation runs, newest first."""
+    query = sa.select(run_owners.c.run_id).where(run_owners.c.owner == owner).order_by(run_owners.c.created_at.desc())
+    with store.read() as conn:
+        return list(conn.scalars(query))
+
+
+def owns_run(store: Store, owner: str, run_id: str) -> bool:
+    query = sa.select(run_owners.c.run_id).where(run_owners.c.run_id == run_id, run_owners.c.owner == owner)
+    with store.read() as conn:
+        return conn.execute(query).first() is not None

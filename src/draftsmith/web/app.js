@@ -2,7 +2,10 @@
 
 import { getKey, request, setKey } from "./api.js";
 import { initDocuments, refreshList } from "./documents.js";
+import { initAssist } from "./assist.js";
 import { initOps } from "./ops.js";
+import { initSources, loadBases } from "./sources.js";
+import { loadStyles } from "./styles.js";
 import { $, clearError, showError } from "./ui.js";
 
 function showKeyState() {
@@ -22,6 +25,8 @@ function initKey() {
     showKeyState();
     clearError();
     refreshList();
+    loadStyles();
+    loadBases();
   });
   $("key-forget").addEventListener("click", () => {
     setKey("");
@@ -43,4 +48,7 @@ initKey();
 $("error-close").addEventListener("click", clearError);
 initDocuments();
 initOps();
+initAssist();
+initSources();
+loadStyles();
 checkReady();

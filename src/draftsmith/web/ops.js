@@ -5,6 +5,7 @@
 import { request, stream } from "./api.js";
 import { updateBadges } from "./documents.js";
 import { renderMarkdown } from "./render.js";
+import { showSources } from "./sources.js";
 import { $, button, clearError, el, setStatus, showError } from "./ui.js";
 
 const LABELS = {
@@ -13,8 +14,15 @@ const LABELS = {
   translate: "Translation",
   summarize: "Summary",
   continue: "Continuation",
+  ground: "Draft from sources",
 };
-const APPLY = { rewrite: "Replace", translate: "Replace", summarize: "Insert below", continue: "Insert" };
+const APPLY = {
+  rewrite: "Replace",
+  translate: "Replace",
+  summarize: "Insert below",
+  continue: "Insert",
+  ground: "Replace",
+};
 
 let current = null; // the running or last operation: {op, start, end, sent, controller, text}
 let pending = []; // correction edits not yet accepted or rejected, with offsets into the editor's text
@@ -33,6 +41,7 @@ function bodyFor(op, text) {
   if (op === "rewrite") return { text, style: $("style").value };
   if (op === "translate") return { text, to: $("target-lang").value };
   if (op === "continue") return { text, words: 60 };
+  if (op === "ground") return { instruction: text };
   return { text };
 }
 
@@ -72,7 +81,8 @@ async function run(op) {
     } else {
       const preview = $("stream");
       preview.hidden = false;
-      const result = await stream(`/api/${op}`, bodyFor(op, range.sent), {
+      const path = op === "ground" ? `/api/kb/${encodeURIComponent($("kb").value)}/write` : `/api/${op}`;
+      const result = await stream(path, bodyFor(op, range.sent), {
         signal: controller.signal,
         onToken: (delta) => {
           current.text += delta;
@@ -82,6 +92,7 @@ async function run(op) {
       current.text = result.text;
       preview.hidden = true;
       renderMarkdown($("output"), result.text);
+      if (op === "ground") showSources(result);
       $("output").hidden = false;
       offerApply(op);
       const warnings = (result.warnings || []).join(" ");

@@ -94,9 +94,16 @@ def auth_on_every_route(t: Target) -> Findings:
             if route.method == "GET":  # HEAD must not slip past the key either
                 r = client.head(route.url(**ids))
                 f.check(r.status_code in (401, 405), f"HEAD {route.path} without a key: {r.status_code}")
-        # The control: each route exists and a good key passes, so the refusals above mean something.
-        for route in sorted(protected, key=lambda r: r.method == "DELETE"):
-            r = _send(client, route, bearer(t.keys.alice), **ids)
+        # The control: each route exists and a good key passes, so the refusals above mean something. Routes
+        # under an object type get a real object of alice's (cross_user's factories); deeper DELETEs go first.
+        from .cross_user import FACTORIES, collection_of
+
+        made: dict[str, dict[str, Any]] = {}
+        for route in sorted(protected, key=lambda r: (r.method == "DELETE", -len(r.path))):
+            kind = collection_of(route)
+            if route.params and kind in FACTORIES and kind != "/api/documents" and kind not in made:
+                made[kind] = FACTORIES[kind][0](client, t.keys.alice)
+            r = _send(client, route, bearer(t.keys.alice), **{**ids, **made.get(kind, {})})
             f.check(
                 r.status_code not in (401, 403, 404, 405),
                 f"{route.method} {route.path} with alice's key: {r.status_code}",

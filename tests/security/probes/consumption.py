@@ -94,8 +94,31 @@ def unbounded_requests(t: Target) -> Findings:
                         f.check(r.status_code == 422, f"{path} {field}={cap + 1} as {name}: {r.status_code}")
                     r = client.post(path, json={**body, "max_tokens": cap}, headers=header)
                     f.check(r.status_code == 200, f"{path} max_tokens={cap} (the cap) as {name}: {r.status_code}")
+    per_key_caps(t, f)
     header_limits(t, f)
     return f
+
+
+def per_key_caps(t: Target, f: Findings) -> None:
+    """A key's (or its user's) own max_tokens cap, below the server's, is enforced the same way: 422 above it,
+    200 at it, on /api and /v1, whichever header carries the key."""
+    import secrets
+
+    from draftsmith.store import accounts
+
+    tag = secrets.token_hex(3)
+    accounts.add_user(t.store, f"capped-{tag}", requests_per_minute=0, max_tokens=48)
+    by_user, _ = accounts.create_key(t.store, f"capped-{tag}")
+    by_key, _ = accounts.create_key(t.store, f"capped-{tag}", max_tokens=32)
+    for who, key, cap in (("the user's cap", by_user, 48), ("the key's cap", by_key, 32)):
+        for header in (bearer(key), {"X-API-Key": key}):
+            with t.client() as client:
+                for path, body in (("/api/write", {"instruction": "x"}), (CHAT, {"messages": MESSAGES})):
+                    for field in ("max_tokens", "max_completion_tokens") if path == CHAT else ("max_tokens",):
+                        r = client.post(path, json={**body, field: cap + 1}, headers=header)
+                        f.check(r.status_code == 422, f"{path} {field}={cap + 1} over {who} ({cap}): {r.status_code}")
+                    r = client.post(path, json={**body, "max_tokens": cap}, headers=header)
+                    f.check(r.status_code == 200, f"{path} max_tokens={cap} (at {who}): {r.status_code}")
 
 
 def header_limits(t: Target, f: Findings) -> None:

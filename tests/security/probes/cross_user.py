@@ -6,6 +6,7 @@ of it; a route under a collection without a factory is itself a failure, so new 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +34,91 @@ def _document_state(client: httpx.Client, key: str, ids: dict[str, Any]) -> Any:
     return doc.status_code, doc.text, versions.text, ids["doc_id"] in listed.text
 
 
+def _make_kb(client: httpx.Client, key: str) -> dict[str, Any]:
+    name = f"kb-{secrets.token_hex(6)}"
+    client.post("/api/kb", json={"name": name}, headers=bearer(key)).raise_for_status()
+    doc = b"# Plans\n\nAlice's secret plan: the library opens in 2027 and costs four million.\n"
+    up = client.post(f"/api/kb/{name}/documents?filename=plan.md", content=doc, headers=bearer(key), timeout=120)
+    up.raise_for_status()
+    return {"kb_name": name, "doc_name": up.json()["name"]}
+
+
+def _kb_state(client: httpx.Client, key: str, ids: dict[str, Any]) -> Any:
+    kb = client.get(f"/api/kb/{ids['kb_name']}", headers=bearer(key))
+    listed = client.get("/api/kb", headers=bearer(key))
+    return kb.status_code, kb.text, ids["kb_name"] in listed.text
+
+
+SAMPLE = (
+    "The committee met on Tuesday to review the budget. Members argued about the cost of the new library, and the "
+    "chair asked for a clearer plan before the vote. Several residents spoke in favour of the project. "
+)
+
+
+def _make_profile(client: httpx.Client, key: str) -> dict[str, Any]:
+    samples = [SAMPLE + f"Note {i}: the weather was mild and the hall was full." for i in range(5)]
+    made = client.post("/api/styles/profiles", json={"name": "alices-voice", "samples": samples}, headers=bearer(key))
+    made.raise_for_status()
+    return {"profile_id": made.json()["id"]}
+
+
+def _profile_state(client: httpx.Client, key: str, ids: dict[str, Any]) -> Any:
+    got = client.get(f"/api/styles/profiles/{ids['profile_id']}", headers=bearer(key))
+    listed = client.get("/api/styles/profiles", headers=bearer(key))
+    return got.status_code, got.text, ids["profile_id"] in listed.text
+
+
+def _make_run(client: httpx.Client, key: str) -> dict[str, Any]:
+    items = [{"id": i, "source": "Alice write well.", "references": ["Alice writes well."]} for i in range(2)]
+    started = client.post("/api/eval/runs", json={"task": "correct", "items": items}, headers=bearer(key))
+    started.raise_for_status()
+    run_id = started.json()["id"]
+    for _ in range(600):  # a finished run's state no longer changes by itself
+        if client.get(f"/api/eval/runs/{run_id}", headers=bearer(key)).json().get("status") != "running":
+            break
+        time.sleep(0.05)
+    return {"run_id": run_id}
+
+
+def _run_state(client: httpx.Client, key: str, ids: dict[str, Any]) -> Any:
+    got = client.get(f"/api/eval/runs/{ids['run_id']}", headers=bearer(key))
+    listed = client.get("/api/eval/runs", headers=bearer(key))
+    return got.status_code, got.text, ids["run_id"] in listed.text
+
+
 # collection path -> (make one for the owner, read its whole state as the owner)
-FACTORIES: dict[str, tuple[Factory, Snapshot]] = {"/api/documents": (_make_document, _document_state)}
+FACTORIES: dict[str, tuple[Factory, Snapshot]] = {
+    "/api/documents": (_make_document, _document_state),
+    "/api/kb": (_make_kb, _kb_state),
+    "/api/styles/profiles": (_make_profile, _profile_state),
+    "/api/eval/runs": (_make_run, _run_state),
+}
+
+
+def _make_feedback(client: httpx.Client, key: str) -> dict[str, Any]:
+    item = {
+        "operation": "check",
+        "context": "Teh cat.",
+        "original": "Teh",
+        "suggestion": "The",
+        "rule_id": "EN_SPELLING",
+    }
+    shown = client.post("/v1/feedback/shown", json={"items": [item]}, headers=bearer(key))
+    shown.raise_for_status()
+    suggestion_id = shown.json()["ids"][0]
+    client.post(
+        "/v1/feedback", json={"suggestion_id": suggestion_id, "event": "accept"}, headers=bearer(key)
+    ).raise_for_status()
+    return {"suggestion_id": suggestion_id}
+
+
+def _feedback_state(client: httpx.Client, key: str, ids: dict[str, Any]) -> Any:
+    one = client.get(f"/v1/feedback/{ids['suggestion_id']}", headers=bearer(key))
+    listed = client.get("/v1/feedback", headers=bearer(key))
+    return one.status_code, one.text, ids["suggestion_id"] in listed.text
+
+
+FACTORIES["/v1/feedback"] = (_make_feedback, _feedback_state)
 
 
 def collection_of(route: RouteInfo) -> str:
@@ -110,5 +194,7 @@ def no_cross_user_access(t: Target) -> Findings:
                     f.check(after == before, f"{name}: bob's request changed alice's object")
             listed = client.get(collection, headers=bearer(t.keys.bob))
             f.check(listed.status_code == 200, f"GET {collection} as bob: {listed.status_code}")
-            f.check(str(ids.get("doc_id")) not in listed.text, f"GET {collection}: bob's list shows alice's object")
+            for name, value in ids.items():
+                if isinstance(value, str) and not name.startswith("_"):
+                    f.check(value not in listed.text, f"GET {collection}: bob's list shows alice's {name}")
     return f
