@@ -2,6 +2,7 @@
 
     python bench/style_transfer.py                          # 8 inputs per style, both bundled models
     python bench/style_transfer.py --n 20 --models qwen2.5-0.5b --presets formal academic
+    python bench/style_transfer.py --candidates 1       # one draft per input, as the model writes it
 
 Data: ../shared/data/shakespeare (or $DRAFTSMITH_DATA/shakespeare), detokenised. Inputs: ``--n`` passages of three
 consecutive modern lines of the test split, spread over it (plays and scenes vary). Styles:
@@ -15,7 +16,9 @@ outputs vs inputs), ``ppl`` (perplexity of the outputs under the 0.5B model, flu
 ``bleu_vs_reference``/``chrf_vs_reference`` (sacrebleu corpus scores vs the human lines) beside the same scores of
 the unchanged input (the set's paper reports ≈ 21 BLEU for the unchanged input with multi-bleu on tokenised,
 line-level text). Adherence before and after is scored as if both had the input's length, so cutting text does not
-count as a gain. Rewrites use the operation's own temperature (0.7) with a fixed seed, so runs repeat.
+count as a gain. Rewrites use the operation's own temperature (0.7) with a fixed seed, so runs repeat, and its own
+best-of-n (``--candidates``, default the operation's: drafts chosen by adherence with a content floor, see
+``draftsmith.style.select``).
 
 Last line: JSON with top-level keys averaged over every model and style (``strength_gain_share``, ``chrf_vs_source``,
 ``ppl``) or over the models for the Shakespeare set (``bleu_vs_reference``, ``chrf_vs_reference``), and ``runs``
@@ -40,6 +43,7 @@ from draftsmith.models.loader import load_model
 from draftsmith.style import features as F
 from draftsmith.style import profile as P
 from draftsmith.style import store
+from draftsmith.style.select import DEFAULT_CANDIDATES
 from draftsmith.writing.rewrite import rewrite
 from style_attribution import blocks, data_dir, read
 
@@ -56,12 +60,19 @@ def perplexity(model, texts: list[str]) -> float:
 
 
 def run_style(
-    model, style: str, profile, inputs: list[str], refs: list[str] | None, log, seed: int = 0
+    model,
+    style: str,
+    profile,
+    inputs: list[str],
+    refs: list[str] | None,
+    log,
+    seed: int = 0,
+    candidates: int = DEFAULT_CANDIDATES,
 ) -> dict[str, Any]:
     outputs, gains, before, after = [], 0, [], []
     start = time.perf_counter()
     for i, text in enumerate(inputs):
-        out = rewrite(model, text, style=style, seed=seed).text  # the operation's own temperature (0.7), seeded
+        out = rewrite(model, text, style=style, seed=seed, candidates=candidates).text  # its own temperature, seeded
         outputs.append(out)
         n = F.length(text, profile.language)  # both scored as the input's length: cutting text is no style gain
         a, b = P.adherence(text, profile, as_length=n).score, P.adherence(out, profile, as_length=n).score
@@ -97,6 +108,12 @@ def main() -> int:
         "--models", nargs="+", default=["qwen2.5-0.5b", "qwen2.5-1.5b"], help="models; NAME:K uses only K inputs"
     )
     ap.add_argument("--presets", nargs="*", default=["formal", "casual"], help="presets to rewrite into")
+    ap.add_argument(
+        "--candidates",
+        type=int,
+        default=DEFAULT_CANDIDATES,
+        help=f"drafts per input that rewrite chooses from (default {DEFAULT_CANDIDATES}, the operation's default)",
+    )
     ap.add_argument("--save", type=Path, help="also write every output and figure to this JSON file")
     args = ap.parse_args()
     root = data_dir() / "shakespeare"
@@ -125,9 +142,10 @@ def main() -> int:
         log(f"{spec}:")
         for style, profile, inputs, refs in jobs:
             count = int(k) if k else len(inputs)
-            result = run_style(model, style, profile, inputs[:count], refs[:count] if refs else None, log)
+            refs_k = refs[:count] if refs else None
+            result = run_style(model, style, profile, inputs[:count], refs_k, log, candidates=args.candidates)
             result["ppl"] = round(perplexity(scorer, result["outputs"]), 2)
-            result["input_ppl"] = round(perplexity(scorer, inputs), 2)
+            result["input_ppl"] = round(perplexity(scorer, inputs[:count]), 2)  # the same inputs as the outputs
             runs.setdefault(spec, {})[style] = result
     if args.save:
         args.save.write_text(json.dumps(runs, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -147,6 +165,7 @@ def main() -> int:
         "ppl": mean("ppl", every),
         "goals": {"strength_gain_share": 0.8, "chrf_vs_source": 40},
         "n_per_style": args.n,
+        "candidates": args.candidates,
         "runs": {m: {s: _figures(r) for s, r in per.items()} for m, per in runs.items()},
     }
     print(json.dumps(summary, ensure_ascii=False))

@@ -14,7 +14,7 @@ from draftsmith.errors import InputError
 from draftsmith.models.fake import FakeModel
 from draftsmith.style import features as F
 from draftsmith.style import profile as P
-from draftsmith.style import store
+from draftsmith.style import select, store
 from draftsmith.style.exemplars import similar
 from draftsmith.style.presets import get_style, list_styles
 from draftsmith.writing import generate, rewrite
@@ -276,7 +276,8 @@ def test_rewrite_with_a_learned_style_puts_its_closest_exemplars_in_the_prompt(c
     assert result.text == text and result.style == "chatty"
     system, user = model.calls[0][0].content, model.calls[0][-1].content
     assert "Sample lines in this style" in system
-    shots = re.findall(r"^- (.+)$", system.split("Sample lines in this style", 1)[1], re.M)
+    sample_lines = system.split("Sample lines in this style", 1)[1].split("What this text must change", 1)[0]
+    shots = re.findall(r"^- (.+)$", sample_lines, re.M)
     assert 1 <= len(shots) <= 4
     assert all(any(shot in exemplar for exemplar in chatty.exemplars) for shot in shots)
     assert "printer" in shots[0]  # the most similar line leads
@@ -307,6 +308,116 @@ def test_a_learned_style_in_another_language_is_refused(draftsmith_home: Path) -
     with pytest.raises(InputError, match=r"learned from Simplified Chinese texts but the output is English.*--lang zh"):
         rewrite.rewrite(FakeModel(), "The meeting moved to Thursday.", style="gongwen")
     assert rewrite.rewrite(FakeModel("会议改到周四。"), "The meeting moved.", style="gongwen", lang="zh").text
+
+
+# --- best-of-n and mechanical edits --------------------------------------------------------------------------------
+
+CASUAL_NOTE = "Hey, it's raining so we're staying in. Don't worry, I'm fine! The library's closed till ten anyway."
+FORMAL_NOTE = (
+    "It is raining, so we are staying in. Do not worry; I am fine. The library is, in any case, closed until ten."
+)
+
+
+def test_chrf_matches_sacrebleu() -> None:
+    sacrebleu = pytest.importorskip("sacrebleu")
+    pairs = [(FORMAL_NOTE, CASUAL_NOTE), ("The cat sat.", "The cat sat on the mat."), ("abc", "xyz")]
+    for hyp, ref in pairs:
+        expected = sacrebleu.metrics.CHRF().sentence_score(hyp, [ref]).score
+        assert select.chrf(hyp, ref) == pytest.approx(expected, abs=0.01)
+
+
+def test_choose_takes_the_most_adherent_draft_that_keeps_the_content() -> None:
+    s = [select.Scored("a", 0.9, 30.0), select.Scored("b", 0.7, 80.0), select.Scored("c", 0.8, 60.0)]
+    assert select.choose(s, floor=50) == 2  # "a" fits best but lost the content
+    assert select.choose(s, floor=20) == 0
+    assert select.choose(s, floor=90) == 1  # none keeps enough: the one that keeps the most
+    assert select.choose([select.Scored("x", 0.2, None), select.Scored("y", 0.6, None)]) == 1  # write: no source
+    one_line = select.Scored("d", 0.95, 60.0, length_ratio=0.35)  # kept one line of three: chrF recall forgives it
+    assert select.choose([*s, one_line], floor=50) == 2
+    short, whole = select.Scored("e", 0.9, 38.0, length_ratio=0.4), select.Scored("f", 0.7, 35.0, length_ratio=0.9)
+    assert select.choose([short, whole], floor=40) == 1  # none keeps enough: the one that still has every line
+
+
+def test_labels_and_bold_a_model_adds_are_removed() -> None:
+    draft = "**Formal version:**\n\n**The Confession:**\n\nA jumbled confession receives a jumbled absolution."
+    assert select.strip_added_markup(draft, "A jumbled confession.") == (
+        "A jumbled confession receives a jumbled absolution."
+    )
+    assert select.strip_added_markup("He said:\nGo now.", "He said:\nGo.") == "He said:\nGo now."  # in the source
+    assert select.strip_added_markup("**Note** this.", "**Note** that.") == "**Note** this."
+
+
+def test_contractions_are_written_out_or_made_only_where_clean() -> None:
+    text = "Don't go, it's late. I'm tired and they'll see. Capulet's son can't stay; we've won't."
+    assert select.expand_contractions(text) == (
+        "Do not go, it is late. I am tired and they will see. Capulet's son cannot stay; we have will not."
+    )
+    text = "I do not know what it is. It is late and I am tired. Yes, I am. They cannot go. That is, we will see."
+    assert select.contract(text) == (
+        "I don't know what it is. It's late and I'm tired. Yes, I am. They can't go. That is, we'll see."
+    )
+    formal, casual = store.load("formal", "en"), store.load("casual", "en")
+    assert select.mechanical_edits("It's here.", formal) == "It is here."
+    assert select.mechanical_edits("It is here now.", casual) == "It's here now."
+    assert select.mechanical_edits("It's here.", store.load("literary", "en")) == "It's here."  # neither extreme
+
+
+def _by_seed(drafts: list[str]):
+    """A fake model whose answer depends on the sampling seed, as a real one's does."""
+    return FakeModel(lambda messages, params: drafts[(params.seed or 0) % len(drafts)])
+
+
+def test_rewrite_drafts_several_and_keeps_the_one_that_fits_the_style() -> None:
+    unrelated = get_style("formal").examples[0]  # as formal as it gets, but about something else
+    drafts = [CASUAL_NOTE, unrelated, FORMAL_NOTE]
+    formal = store.load("formal", "en")
+    assert select.score(unrelated, formal, CASUAL_NOTE).adherence > select.score(FORMAL_NOTE, formal).adherence
+    model = _by_seed(drafts)
+    streamed: list[str] = []
+    result = rewrite.rewrite(model, CASUAL_NOTE, style="formal", seed=0, candidates=3, on_text=streamed.append)
+    assert len(model.calls) == 3
+    assert result.text == FORMAL_NOTE  # the unrelated draft may read formal, but it lost the content
+    assert "".join(streamed) == result.text and len([s for s in streamed if s]) == 1  # printed once, when chosen
+    n = len(F.en_words(CASUAL_NOTE))
+    assert P.adherence(result.text, formal, as_length=n).score > P.adherence(CASUAL_NOTE, formal, as_length=n).score
+
+
+def test_one_candidate_streams_the_draft_as_written() -> None:
+    model = FakeModel(CASUAL_NOTE)
+    streamed: list[str] = []
+    result = rewrite.rewrite(model, FORMAL_NOTE, style="formal", candidates=1, on_text=streamed.append)
+    assert len(model.calls) == 1 and result.text == CASUAL_NOTE  # no choosing and no mechanical edits
+    assert len([s for s in streamed if s.strip()]) > 5
+
+
+def test_rewrite_prompt_says_what_this_text_must_change() -> None:
+    model = FakeModel()
+    rewrite.rewrite(model, CASUAL_NOTE, style="formal", candidates=1)
+    system = model.calls[0][0].content
+    hints = system.split("What this text must change to fit the style", 1)[1]
+    assert "Write out every contraction" in hints
+    assert "you" not in hints.lower().replace("yours", "")  # never asks to change who speaks or is addressed
+
+
+def test_a_style_that_cannot_score_the_language_falls_back_to_one_draft() -> None:
+    model = FakeModel("Bonjour à tous, la réunion est reportée à jeudi prochain.")
+    result = rewrite.rewrite(
+        model, "Bonjour, la réunion est reportée à jeudi.", style="formal", lang="fr", candidates=4
+    )
+    assert len(model.calls) == 1 and result.text.startswith("Bonjour")
+
+
+def test_write_with_candidates_keeps_the_draft_closest_to_the_style() -> None:
+    model = _by_seed([CASUAL_NOTE, FORMAL_NOTE])
+    result = generate.write(model, "a note about the rain", style="formal", seed=0, candidates=2)
+    assert len(model.calls) == 2 and result.text == FORMAL_NOTE
+    result = generate.write(_by_seed([CASUAL_NOTE, FORMAL_NOTE]), "a note about the rain", style="casual", seed=0)
+    assert result.text == CASUAL_NOTE  # the default for write is one draft
+
+
+def test_rewrite_help_explains_candidates(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rewrite", "--help")
+    assert code == 0 and "--candidates" in out and "printed once chosen" in re.sub(r"[│\s]+", " ", out)
 
 
 # --- CLI ----------------------------------------------------------------------------------------------------------
@@ -401,9 +512,40 @@ def test_rewriting_into_a_style_raises_adherence_with_the_real_model() -> None:
         "You gotta check it out!"
     )
     formal = store.load("formal")
-    result = rewrite.rewrite(model, text, style="formal", temperature=0.0)
+    result = rewrite.rewrite(model, text, style="formal", temperature=0.0, candidates=1)  # one greedy draft
     assert result.text.strip() and result.text != text
     assert "library" in result.text and re.search(r"\bten\b|10", result.text)  # the content is kept
     n = len(F.en_words(text))  # both scored as the same length: cutting words is no gain in style
     before, after = P.adherence(text, formal, as_length=n), P.adherence(result.text, formal, as_length=n)
     assert after.score > before.score, (result.text, before, after)
+
+
+@pytest.mark.model
+def test_best_of_n_with_the_real_model_picks_the_most_adherent_draft_that_keeps_the_content(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from draftsmith.models.loader import load_model
+    from draftsmith.writing.base import clean_output
+
+    model = load_model("qwen2.5-0.5b")
+    raw: list[str] = []  # every draft the model writes
+    stream = model.stream
+
+    def recording(messages, params):
+        chunks = list(stream(messages, params))
+        raw.append("".join(c.text or "" for c in chunks))
+        yield from chunks
+
+    monkeypatch.setattr(model, "stream", recording)
+    text = "Honestly the new library is awesome. Tons of books, comfy chairs, and it's open till ten. You gotta see it!"
+    formal = store.load("formal")
+    result = rewrite.rewrite(model, text, style="formal", seed=7, candidates=3)
+    assert len(raw) == 3
+    drafts = [select.mechanical_edits(select.strip_added_markup(clean_output(r, text), text), formal) for r in raw]
+    scored = [select.score(d, formal, source=text) for d in drafts]
+    assert result.text == drafts[select.choose(scored)]  # the most adherent draft that keeps the content
+    chosen = scored[drafts.index(result.text)]
+    assert chosen.keeps() and "library" in result.text.lower()
+    assert not re.search(r"n't\b|'(?:m|re|ll|ve)\b|\bit's\b", result.text.replace("’", "'"), re.I)  # formal
+    n = len(F.en_words(text))
+    assert P.adherence(result.text, formal, as_length=n).score > P.adherence(text, formal, as_length=n).score

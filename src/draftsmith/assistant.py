@@ -54,7 +54,9 @@ class Assistant:
         seed: int | None = None,
         max_tokens: int | None = None,
         on_text: OnText | None = None,
+        candidates: int = 1,
     ) -> Result:
+        """``candidates``: with a style, drafts to choose from by adherence to it."""
         return generate.write(
             self.model,
             instruction,
@@ -68,6 +70,7 @@ class Assistant:
             seed=self._seed(seed),
             max_tokens=max_tokens,
             on_text=on_text,
+            candidates=candidates,
         )
 
     def rewrite(
@@ -79,7 +82,10 @@ class Assistant:
         temperature: float | None = None,
         seed: int | None = None,
         on_text: OnText | None = None,
+        candidates: int | None = None,
     ) -> Result:
+        """``candidates``: drafts per piece chosen by adherence to the style (None: the operation's default)."""
+        extra = {} if candidates is None else {"candidates": candidates}
         return rewrite.rewrite(
             self.model,
             text,
@@ -89,6 +95,7 @@ class Assistant:
             seed=self._seed(seed),
             on_text=on_text,
             max_chars=self._limit,
+            **extra,
         )
 
     def translate(

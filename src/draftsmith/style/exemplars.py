@@ -13,10 +13,14 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from draftsmith.errors import InputError
+from draftsmith.errors import DraftsmithError, InputError
 from draftsmith.languages import LANGUAGES, detect_language
 from draftsmith.style.presets import get_style, style_kind
+
+if TYPE_CHECKING:
+    from draftsmith.style.profile import StyleProfile
 
 MAX_EXEMPLAR_CHARS = 500  # all sample lines together: prompt tokens cost time on CPU
 DEFAULT_K = 4
@@ -72,7 +76,8 @@ def exemplars_for(style: str, text: str, lang: str, k: int = DEFAULT_K) -> list[
         for sentence in sentences(exemplar, base):
             if lo <= length(sentence, base) <= hi and sentence not in pool:
                 pool.append(sentence)
-    chosen, used = [], 0
+    chosen: list[str] = []
+    used = 0
     for line in similar(pool, text, k=len(pool), lang=base):
         if len(chosen) >= k:
             break
@@ -115,3 +120,20 @@ def style_guide_for(style: str | None, text: str, lang: str, k: int = DEFAULT_K)
         return guide
     lines = "\n".join(f"- {shot}" for shot in shots)
     return f"{guide}\nSample lines in this style (for its voice only; they are about other things):\n{lines}"
+
+
+def rewrite_hints_for(profile: StyleProfile | None, text: str) -> str:
+    """What ``text`` must change to fit the style, as a list for the guide ('' without a profile or hints)."""
+    if profile is None:
+        return ""
+    from draftsmith.style import profile as P
+    from draftsmith.style.rules import rewrite_hints
+
+    try:
+        z = P.deviations(text, profile)
+    except DraftsmithError:  # a text the features cannot measure: no hints rather than no rewrite
+        return ""
+    hints = rewrite_hints(profile, P.measure(text, profile), z)
+    if not hints:
+        return ""
+    return "\nWhat this text must change to fit the style (keep its meaning):" + "".join(f"\n- {h}" for h in hints)

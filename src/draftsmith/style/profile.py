@@ -348,6 +348,11 @@ def _distance(
     return distance, means, z
 
 
+def deviations(text: str, profile: StyleProfile) -> dict[str, float]:
+    """Each feature's signed difference from the style in units of its spread (negative: the text has less)."""
+    return _distance(text, profile)[2]
+
+
 def penalty(z: float) -> float:
     """|z| up to ``Z_SOFT``, then growing logarithmically: a wild feature counts, but cannot outweigh all others."""
     a = abs(z)

@@ -143,3 +143,66 @@ def _apply(p: StyleProfile, checks: list, sep: str = ", ") -> list[str]:
         elif low is not None and low_rule and value <= low:
             out.append(low_rule)
     return out
+
+
+# What to change in a given text to move it towards a style, as instructions for a rewrite: (more, fewer).
+# Features that would change what the text says (person, questions, numbers, names) are left out on purpose.
+_HINTS: dict[str, tuple[str | None, str | None]] = {
+    "contractions": ("Use contractions ({ex}).", "Write out every contraction (it is, do not, I am)."),
+    "archaic": ("Use archaic forms ({ex}).", "Use modern words instead of archaic forms."),
+    "word_len": ("Prefer longer, more precise words.", "Prefer shorter, plainer words."),
+    "long_words": ("Prefer longer, more precise words.", "Prefer shorter, plainer words."),
+    "exclamations": ("Turn a statement into an exclamation!", "Use no exclamation marks."),
+    "hedges": ("Soften claims with words like {ex}.", "State claims plainly, without hedges."),
+    "connectives": ("Link sentences with connectives such as {ex}.", "Drop formal connectives (however, therefore)."),
+    "intensifiers": ("Use lively, emphatic words ({ex}).", "Drop intensifiers (really, so, totally)."),
+    "p_comma": ("Use more commas: join clauses, add short asides.", "Use fewer commas; keep clauses simple."),
+    "p_semicolon": ("Join related clauses with semicolons.", "Use no semicolons."),
+    "p_dash": ("Set off asides with dashes.", "Use no dashes."),
+    "mattr": ("Vary the vocabulary; avoid repeating words.", None),
+}
+_HINT_EXAMPLES = {
+    "contractions": "it's, don't, I'm, you're",
+    "archaic": "thou, thee, thy, hath, doth, 'tis",
+    "hedges": "may, perhaps, likely",
+    "connectives": "however, therefore, moreover",
+    "intensifiers": "really, so, totally, amazing",
+}
+_SENTENCES = {"sent_len", "short_sent", "long_sent"}
+
+
+def rewrite_hints(profile: StyleProfile, mine: dict[str, float], z: dict[str, float], top: int = 5) -> list[str]:
+    """Concrete changes that move a text towards the style, most needed first: from the text's features
+    (``mine``) and their standardised differences ``z`` to the style (see ``profile.adherence``)."""
+    if profile.language != "en":
+        return []
+    ranked = sorted((n for n in z if abs(z[n]) >= 0.5 and (n in _HINTS or n in _SENTENCES)), key=lambda n: -abs(z[n]))
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in ranked:
+        if len(out) >= top:
+            break
+        if name in _SENTENCES:
+            if "sentences" in seen or "sent_len" not in profile.features:
+                continue
+            seen.add("sentences")
+            target = profile.features["sent_len"].mean
+            now = mine.get("sent_len")
+            if now is None or abs(now - target) < 2:
+                continue
+            how = "split long sentences" if now > target else "join short sentences with and, but, for or commas"
+            out.append(f"Sentences in this style average about {target:.0f} words; yours average {now:.0f}: {how}.")
+            continue
+        key = "word_len" if name == "long_words" else name
+        if key in seen:
+            continue
+        seen.add(key)
+        more, fewer = _HINTS[name]
+        hint = more if z[name] < 0 else fewer
+        if not hint:
+            continue
+        ex = (
+            _HINT_EXAMPLES[name] if name == "contractions" else _examples(profile, name) or _HINT_EXAMPLES.get(name, "")
+        )
+        out.append(hint.format(ex=ex))
+    return out

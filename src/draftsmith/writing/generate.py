@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from draftsmith.errors import InputError
-from draftsmith.models.base import Model
+from draftsmith.models.base import Completion, GenParams, Model
 from draftsmith.prompts.registry import get_template
+from draftsmith.prompts.template import Template
+from draftsmith.style import select
 from draftsmith.style.exemplars import style_guide_for
+from draftsmith.style.features import length as text_length
+from draftsmith.style.profile import StyleProfile
 from draftsmith.writing.base import (
     OnText,
     Result,
@@ -37,9 +41,14 @@ def write(
     seed: int | None = None,
     max_tokens: int | None = None,
     on_text: OnText | None = None,
+    candidates: int = 1,
 ) -> Result:
     """Draft text. Give an ``instruction``, a ``template`` name with ``variables``, or both
-    (the instruction is then appended to the template's variables as ``instruction`` if it takes one)."""
+    (the instruction is then appended to the template's variables as ``instruction`` if it takes one).
+
+    With a ``style`` and ``candidates`` > 1, that many drafts are made (seeds ``seed``, ``seed + 1``…) and the one
+    most adherent to the style is returned (``select.choose``; all scored as the same length); ``on_text`` then
+    gets the chosen draft once, not token by token."""
     variables = dict(variables or {})
     if template is None:
         if instruction is None:
@@ -66,7 +75,13 @@ def write(
         seed=seed,
         max_tokens=max_tokens or max_tokens_for(length, language),
     )
-    completion = run_template(model, tpl, values, params, on_text, tally)
+    profile = select.scoring_profile(style, language, sample) if style and candidates > 1 else None
+    if profile is None:
+        completion = run_template(model, tpl, values, params, on_text, tally)
+    else:
+        completion = _best_of(model, tpl, values, params, profile, candidates, tally)
+        if on_text:
+            on_text(completion.text)
     text = require_output(clean_output(completion.text), model, "write")
     warnings = ["output stopped at the token limit; raise --max-tokens"] if completion.finish_reason == "length" else []
     return tally.result(
@@ -79,3 +94,18 @@ def write(
         style=style,
         warnings=warnings,
     )
+
+
+def _best_of(
+    model: Model, tpl: Template, values: dict[str, Any], params: GenParams, profile: StyleProfile, n: int, tally: Tally
+) -> Completion:
+    """``n`` drafts (seeds ``params.seed + i``); the most adherent, all scored as the median draft's length."""
+    drafts = []
+    for i in range(n):
+        seed = None if params.seed is None else params.seed + i
+        drafts.append(run_template(model, tpl, values, params.model_copy(update={"seed": seed}), None, tally))
+    texts = [select.mechanical_edits(clean_output(d.text), profile) for d in drafts]
+    lengths = sorted(text_length(t, profile.language) for t in texts)
+    scored = [select.score(t, profile, length=lengths[len(lengths) // 2] or None) for t in texts]
+    best = select.choose(scored)
+    return drafts[best].model_copy(update={"text": texts[best]})
