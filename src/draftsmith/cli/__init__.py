@@ -25,9 +25,13 @@ _state = {"debug": False}
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     _state["debug"] = debug
+    from draftsmith.feedback.personal import use_local
+
+    ctx.call_on_close(use_local())  # check/correct skip the rules and words the user's feedback muted
 
 
 def _register() -> None:
@@ -60,6 +64,12 @@ def _register() -> None:
     from draftsmith.cli import kb_cmd  # kb add/search/list/remove/stats, article
 
     kb_cmd.register(app)
+    from draftsmith.cli import kg_cmd  # kg build/review/merge/split/add/remove/validate/show/query/export, factcheck
+
+    kg_cmd.register(app)
+    from draftsmith.cli import feedback_cmd  # feedback stats/export/purge/accept/reject/muted
+
+    feedback_cmd.register(app)
 
 
 _register()

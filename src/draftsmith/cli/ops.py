@@ -21,6 +21,7 @@ from draftsmith.cli.common import (
 from draftsmith.cli.io import read_input, write_atomic
 from draftsmith.errors import InputError
 from draftsmith.style.presets import get_style
+from draftsmith.style.select import DEFAULT_CANDIDATES
 
 FileArg = typer.Argument(None, help="Input file (UTF-8). Omit or use '-' to read stdin.", show_default=False)
 
@@ -40,6 +41,14 @@ def write(
     seed: int = typer.Option(None, "--seed", help="Sampling seed for repeatable drafts."),
     max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Hard cap on generated tokens."),
     kb: str = typer.Option(None, "--kb", help="Ground the draft in this knowledge base (cites passages as [n])."),
+    kg: str = typer.Option(None, "--kg", help="Ground the draft in this knowledge graph's facts (cited as [n])."),
+    candidates: int = typer.Option(
+        1,
+        "--candidates",
+        min=1,
+        max=8,
+        help="With --style: drafts to make; the one that fits the style best is kept and printed once chosen.",
+    ),
     model: str = ModelOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -47,6 +56,11 @@ def write(
     if style:
         get_style(style)
     a = assistant(model)
+    if kg:  # the graph's facts as numbered lines, with --kb passages too (see cli/kg_cmd.py)
+        from draftsmith.cli.kg_cmd import write_with_kg
+
+        opts = dict(length=length, style=style, lang=lang, temperature=temperature, seed=seed, max_tokens=max_tokens)
+        return write_with_kg(a, instruction, kg, kb, json_out, template=template, **opts)
     if kb:  # grounded: retrieve, cite, check (see cli/kb_cmd.py)
         from draftsmith.cli.kb_cmd import write_with_kb
 
@@ -63,6 +77,7 @@ def write(
         seed=seed,
         max_tokens=max_tokens,
         on_text=streamer(not json_out),
+        candidates=candidates,
     )
     _done(result, json_out)
 
@@ -72,14 +87,24 @@ def rewrite(
     style: str = typer.Option(
         ..., "--style", "-s", help="academic, news, literary, marketing, casual, formal, concise, or a user style."
     ),
+    candidates: int = typer.Option(
+        None,
+        "--candidates",
+        min=1,
+        max=8,
+        help="Drafts per piece; the one that fits the style best while keeping the content is kept (default "
+        f"{DEFAULT_CANDIDATES}). Above 1, each piece is printed once chosen; 1 streams the model's draft as written.",
+    ),
+    seed: int = typer.Option(None, "--seed", help="Sampling seed for repeatable rewrites."),
     lang: str = LangOpt,
     model: str = ModelOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Rewrite a text in another style, keeping its meaning."""
+    """Rewrite a text in another style, keeping its meaning; several drafts are scored against the style."""
     get_style(style)
     a = assistant(model)
-    result = a.rewrite(_text(file, a), style=style, lang=lang, on_text=streamer(not json_out))
+    text = _text(file, a)
+    result = a.rewrite(text, style=style, lang=lang, seed=seed, candidates=candidates, on_text=streamer(not json_out))
     _done(result, json_out)
 
 
@@ -111,14 +136,26 @@ def correct(
     ),
     model: str = ModelOpt,
     json_out: bool = JsonOpt,
+    interactive: bool = typer.Option(
+        False, "--interactive", "-p", help="Accept or reject edit by edit (like git add -p); writes FILE."
+    ),
 ) -> None:
     """Fix grammar, spelling and punctuation; each edit comes with a category and a reason."""
     if in_place and (file is None or str(file) == "-"):
         raise InputError("--in-place needs a FILE")
+    if interactive:  # the review loop and its feedback records: cli/review.py
+        from draftsmith.cli.review import check_interactive
+
+        check_interactive(file, json_out=json_out, apply=apply, in_place=in_place)
     a = assistant(model)
     text = _text(file, a)
     result = a.correct(text, lang=lang, mode=mode)
     warn(result.warnings)
+    if interactive:
+        from draftsmith.cli.review import review
+
+        review(text, result, file)
+        return
     if in_place:
         if result.edits:
             write_atomic(file, result.text)

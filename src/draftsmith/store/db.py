@@ -31,7 +31,7 @@ from draftsmith.errors import StoreError
 METADATA = sa.MetaData()
 
 # The areas, in migration order (a later area may refer to an earlier one's tables).
-AREAS: tuple[str, ...] = ("documents", "knowledge", "runs", "accounts")
+AREAS: tuple[str, ...] = ("documents", "knowledge", "runs", "accounts", "graph", "feedback")
 
 Migration = Callable[[Connection], None]
 
