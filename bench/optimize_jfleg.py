@@ -10,6 +10,10 @@ What runs (all seeded, all written down in the last line):
   check scores the template and the dev winner on them, with a paired bootstrap 95% interval of the change.
 - text: JFLEG is PTB-tokenised; the model sees detokenised text and its answers are re-tokenised before GLEU.
 - budget: ``--budget`` model calls for the search (proposals included); the test evaluation is extra.
+- variants: ``--rewrites`` instruction rewrites (by ``--proposer``, default the same model), and for each k in
+  ``--shots`` a set of k typical training examples (``--shot-pick``; see ``variants.typical_examples``) in place of
+  the template's own (``--shots-plus`` also tries them added to the template's own); after the first round the
+  best rewrite and the best examples are also tried together.
 The optimiser writes the winner (if it wins on test) into a throwaway DRAFTSMITH_HOME, and the diff of the
 template is printed on stderr. ``--threads 1`` is the default because llama.cpp threads spin-wait, which is slow
 on a machine whose cores are shared with other work; raise it on an idle machine.
@@ -43,7 +47,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", default="qwen2.5-0.5b")
-    parser.add_argument("--rewrites", type=int, default=4)
+    parser.add_argument("--rewrites", type=int, default=2, help="instruction rewrites to propose")
+    parser.add_argument("--proposer", default=None, help="model that writes the rewrites (default: --model)")
+    parser.add_argument("--shots", default="2,4,6", help="few-shot set sizes to try (comma-separated)")
+    parser.add_argument("--shot-pick", default="typical", choices=["typical", "random"])
+    parser.add_argument("--shots-plus", action="store_true", help="also try each set added to the template's own")
     args = parser.parse_args()
 
     home = tempfile.mkdtemp(prefix="optimize-jfleg-")
@@ -61,10 +69,29 @@ def main() -> None:
     test = split_items(load_jfleg(jfleg, "test"), [args.test], seed=args.seed)[0]
     model = load_model(args.model, settings=load_settings(model=args.model, n_threads=args.threads))
     store = Store(f"sqlite:///{Path(home, 'runs.db')}")
-    cfg = OptimizeConfig(metric="gleu", budget=args.budget, seed=args.seed, tokenize="ptb", rewrites=args.rewrites)
+    settings = load_settings(model=args.proposer, n_threads=args.threads) if args.proposer else None
+    proposer = load_model(args.proposer, settings=settings) if args.proposer else None
+    cfg = OptimizeConfig(
+        metric="gleu",
+        budget=args.budget,
+        seed=args.seed,
+        tokenize="ptb",
+        rewrites=args.rewrites,
+        shots=[int(k) for k in args.shots.split(",") if k.strip()],
+        shot_pick=args.shot_pick,
+        shots_plus=args.shots_plus,
+    )
     start = time.perf_counter()
     result = optimize(
-        model, "correct", train, dev, test, cfg, store=store, log=lambda m: print(m, file=sys.stderr, flush=True)
+        model,
+        "correct",
+        train,
+        dev,
+        test,
+        cfg,
+        store=store,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+        proposer=proposer,
     )
     wall = time.perf_counter() - start
     for c in result.candidates:
@@ -103,6 +130,10 @@ def main() -> None:
                 "train_pool": len(train),
                 "seed": args.seed,
                 "model": args.model,
+                "proposer": args.proposer or args.model,
+                "shots": cfg.shots,
+                "shot_pick": cfg.shot_pick,
+                "rewrites": args.rewrites,
                 "threads": args.threads,
                 "wall_s": round(wall, 1),
             }

@@ -156,6 +156,35 @@ def test_rungs_fit_the_budget_and_grow() -> None:
     assert plan_rungs(8, 60, 20, 8) == []
 
 
+def test_typical_examples_show_the_usual_edit_with_the_consensus_answer() -> None:
+    from draftsmith.evaluation.variants import typical_examples, word_edits
+
+    words = ["the", "cat", "sat", "on", "a", "mat", "near", "our", "old", "red", "door", "today"]
+    pool = []
+    for i in range(40):
+        text = " ".join(words[: 8 + i % 3])
+        if i % 4 == 0:  # a quarter of the pool is already correct
+            refs = [text] * 3
+        elif i % 8 == 7:  # a heavy rewrite: not typical
+            refs = ["a dog stood by one door and barked loudly at us"] * 3
+        else:  # two word edits; the references mostly agree
+            fixed = text.replace("cat", "dog").replace("mat", "rug")
+            refs = [fixed, fixed, fixed.replace("sat", "lay")]
+        source = text.replace("sat", "sit") if i % 4 else text
+        pool.append(Item(id=f"t{i}", source=source, references=refs))
+    template = get_template("correct")
+    picked = typical_examples(template, pool, 4, 0, None)
+    assert len(picked) == 4 and all(set(e) == {"vars", "output"} for e in picked)
+    unchanged = [e for e in picked if e["vars"]["text"] == e["output"]]
+    assert len(unchanged) == 1 and picked.index(unchanged[0]) not in (0, 3)  # one, among the others
+    for e in picked:
+        if e not in unchanged:
+            assert "dog" in e["output"] and "lay" not in e["output"]  # the consensus reference, not the odd one
+            assert word_edits(e["vars"]["text"], e["output"]) == 3  # "cat sit" → "dog sat", "mat" → "rug"
+    assert typical_examples(template, pool, 4, 0, None) == picked  # seeded
+    assert typical_examples(template, pool[:3], 4, 0, None) == []  # too small a pool
+
+
 def test_a_winner_on_dev_and_held_out_is_written_as_a_new_version(store: Store) -> None:
     items = make_items(42, "d")
     heldout, dev, train = split_items(items, [12, 20], seed=1)
@@ -192,7 +221,7 @@ def test_few_shot_examples_come_from_the_training_split(store: Store) -> None:
         train,
         dev,
         heldout,
-        OptimizeConfig(metric="gleu", budget=60, rewrites=0, shots=[2], tokenize="ptb", min_rung=4),
+        OptimizeConfig(metric="gleu", budget=60, rewrites=0, shots=[2], shots_plus=True, tokenize="ptb", min_rung=4),
         store=None,
     )
     assert result.winner == "shots+2" and result.written_version == 2
@@ -245,6 +274,19 @@ def test_a_dev_winner_that_loses_on_held_out_is_not_written(store: Store) -> Non
     assert history.history("correct") == []
 
 
+def test_a_second_model_can_propose_the_rewrites_within_the_same_budget() -> None:
+    items = make_items(40, "d")
+    heldout, dev, train = split_items(items, [10, 16], seed=7)
+    proposer = FakeModel(MAGIC, name="fake-proposer")
+    model = FakeModel(responder(has_magic))
+    cfg = OptimizeConfig(metric="gleu", budget=50, rewrites=2, shots=[], tokenize="ptb", min_rung=4, write=False)
+    result = optimize(model, "correct", train, dev, heldout, cfg, proposer=proposer)
+    assert len(proposer.calls) == 2
+    assert not any("Write an improved instruction" in m[-1].content for m in model.calls)
+    assert result.search_calls == len(model.calls) - result.heldout_calls + 2 <= 50
+    assert result.winner.startswith("instr-") and result.decision.startswith("would write")
+
+
 def test_the_budget_is_a_hard_limit(store: Store) -> None:
     items = make_items(60, "d")
     heldout, dev, train = split_items(items, [10, 40], seed=5)
@@ -253,6 +295,46 @@ def test_the_budget_is_a_hard_limit(store: Store) -> None:
     result = optimize(model, "correct", train, dev, heldout, cfg)
     assert result.search_calls <= 30
     assert len(model.calls) == result.search_calls + result.heldout_calls
+
+
+def test_an_interrupted_search_resumes_to_the_same_result(tmp_path: Path) -> None:
+    from draftsmith.evaluation.optimize import journal_path
+    from draftsmith.evaluation.runner import RunInterrupted
+
+    items = make_items(40, "d")
+    heldout, dev, train = split_items(items, [10, 16], seed=6)
+    cfg = OptimizeConfig(
+        metric="gleu", budget=60, rewrites=2, shots=[2], tokenize="ptb", min_rung=4, write=False, samples=200
+    )
+    whole_model = FakeModel(responder(has_magic))
+    whole = optimize(whole_model, "correct", train, dev, heldout, cfg)
+    assert not journal_path("correct", "fake", BUILTIN_CORRECT).exists()  # a finished search leaves no journal
+
+    asked = {"n": 0}
+
+    def pressed_ctrl_c(messages: list[Message], params: GenParams) -> str:
+        asked["n"] += 1
+        if asked["n"] == 25:
+            raise KeyboardInterrupt
+        return responder(has_magic)(messages, params)
+
+    with pytest.raises(RunInterrupted, match="run the same command again to resume") as caught:
+        optimize(FakeModel(pressed_ctrl_c), "correct", train, dev, heldout, cfg)
+    assert caught.value.exit_code == 130
+    assert journal_path("correct", "fake", BUILTIN_CORRECT).exists() and opt_files() == []
+    model = FakeModel(responder(has_magic))
+    resumed = optimize(model, "correct", train, dev, heldout, cfg)
+    assert len(model.calls) == len(whole_model.calls) - 24  # only what the first try did not finish is asked
+    same = {"candidates", "winner", "dev_before", "dev_after", "heldout_before", "heldout_after", "heldout_low"}
+    assert resumed.model_dump(include=same) == whole.model_dump(include=same)
+    assert resumed.search_calls == whole.search_calls and resumed.winner.startswith("instr-")
+    # --fresh: a kept journal is dropped and everything is asked again.
+    asked["n"] = 0
+    with pytest.raises(RunInterrupted):
+        optimize(FakeModel(pressed_ctrl_c), "correct", train, dev, heldout, cfg)
+    model = FakeModel(responder(has_magic))
+    optimize(model, "correct", train, dev, heldout, cfg.model_copy(update={"resume": False}))
+    assert len(model.calls) == len(whole_model.calls)
 
 
 def test_bad_optimiser_input_is_refused() -> None:
@@ -275,10 +357,15 @@ def test_optimize_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     path = tmp_path / "gec.jsonl"
     path.write_text(
         "".join(i.model_dump_json(include={"id", "source", "references"}) + "\n" for i in make_items(40, "x"))
+        + '{"id": "bad", "source": \n'
     )
+    assert main(["optimize", "correct", "--data", str(path), "--metric", "gleu", "--model", "fake"]) == 2
+    assert "gec.jsonl:line 41: not valid JSON" in capsys.readouterr().err
     code = main(
         [
             "optimize",
+            "--on-error",
+            "skip",
             "correct",
             "--data",
             str(path),
@@ -297,8 +384,10 @@ def test_optimize_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
             "--json",
         ]
     )
-    assert code == 0, capsys.readouterr().err
-    result = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "gec.jsonl: line 41: not valid JSON" in " ".join(captured.err.split())  # skipped, and said so
+    result = json.loads(captured.out)
     assert result["winner"] == "base" and result["written_version"] is None and result["heldout_items"] == 10
     assert result["search_calls"] <= 40
 

@@ -301,21 +301,37 @@ def optimize(
     seed: int = typer.Option(0, "--seed", help="Seed for the splits, examples and proposals."),
     tokenize: str = typer.Option(None, "--tokenize", help="'ptb' for pre-tokenised data like JFLEG."),
     model: str = ModelOpt,
+    proposer: str = typer.Option(
+        None, "--proposer", help="Model that writes the instruction rewrites (default: --model); same budget."
+    ),
     concurrency: int = typer.Option(1, "--concurrency", "-j", min=1, max=256, help="Items in flight at once."),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Start over instead of resuming an interrupted search of the same template."
+    ),
+    on_error: str = typer.Option("stop", "--on-error", help="Malformed data lines: stop (default) or skip."),
     significant: bool = typer.Option(False, "--require-significant", help="Write only if the 95% CI is above 0."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Search and confirm, but write nothing."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Improve a template on a dev split; write it as a new version only if it wins on held-out items."""
+    from draftsmith.errors import InputError
     from draftsmith.evaluation.datasets import load_dataset, split_items
     from draftsmith.evaluation.optimize import OptimizeConfig
     from draftsmith.evaluation.optimize import optimize as run_optimize
     from draftsmith.prompts.registry import get_template
 
+    if on_error not in ("stop", "skip"):
+        raise InputError("--on-error must be 'stop' or 'skip'")
     task = get_template(template).task
-    items = load_dataset(data, task).items
+    dataset = load_dataset(data, task, on_error=on_error)  # type: ignore[arg-type]
+    items = dataset.items
+    for message in dataset.skipped:
+        err.print(f"skipped {data}: {message}", markup=False)
     if heldout is not None:
-        held = load_dataset(heldout, task).items
+        held_set = load_dataset(heldout, task, on_error=on_error)  # type: ignore[arg-type]
+        held = held_set.items
+        for message in held_set.skipped:
+            err.print(f"skipped {heldout}: {message}", markup=False)
         dev, train = split_items(items, [min(dev_size or 60, len(items))], seed)
     else:
         n_held = heldout_size or max(1, len(items) // 4)
@@ -329,10 +345,19 @@ def optimize(
         concurrency=concurrency,
         require_significant=significant,
         write=not dry_run,
+        resume=not fresh,
     )
     err.print(f"optimising {template} ({task}): {len(train)} train, {len(dev)} dev, {len(held)} held-out items")
     result = run_optimize(
-        _model(model), template, train, dev, held, cfg, store=_store(), log=lambda m: err.print(m, markup=False)
+        _model(model),
+        template,
+        train,
+        dev,
+        held,
+        cfg,
+        store=_store(),
+        log=lambda m: err.print(m, markup=False),
+        proposer=_model(proposer) if proposer else None,
     )
     if json_out:
         print_json(result.model_dump(exclude={"winner_text"}))

@@ -1,8 +1,10 @@
 """The prompt optimiser: propose template variants, pick the best on a dev split, confirm it on a held-out split.
 
 1. The base template is scored on a first slice ("rung") of the dev items.
-2. Variants are proposed: instruction rewrites by the model (shown the base's worst dev items), few-shot
-   examples drawn from the training split, and sampling settings (not for ``correct``, which decodes greedily).
+2. Variants are proposed: instruction rewrites by the model, or by a ``proposer`` model (shown the base's worst
+   dev items), few-shot examples from the training split (for ``correct``, typical ones: examples that make the
+   data's usual amount of change; otherwise a seeded sample), and sampling settings (not for ``correct``, which
+   decodes greedily).
 3. Successive halving: every variant is scored on the first rung; the better half (the base always stays) goes on
    to a rung twice as large, and so on while the budget lasts. After the first rung, the best instruction and
    the best examples are also tried together. All variants of a rung are scored on the same items (paired).
@@ -13,25 +15,33 @@
 The budget counts model calls of the search (variant scoring and proposals); the held-out check is extra and
 reported on its own. Variants are scored as user templates named ``<name>-opt<k>`` in the user template folder
 (operations find templates by name); they are removed when the optimiser ends, whatever happens.
+
+Every model answer is journaled as it arrives (``journal``); Ctrl-C raises ``RunInterrupted``, and the same search
+started again replays the kept answers (counting them against the budget as before) and so ends as an
+uninterrupted search would, asking the model only for the rest. ``resume=False`` (``--fresh``) starts over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from draftsmith.config import data_dir
 from draftsmith.errors import InputError
 from draftsmith.evaluation.compare import LOWER_IS_BETTER, paired_bootstrap
 from draftsmith.evaluation.datasets import Item
+from draftsmith.evaluation.journal import AnswerJournal, ReplayModel
 from draftsmith.evaluation.metrics import score
 from draftsmith.evaluation.plan import EvalConfig, Plan, plan_metrics
-from draftsmith.evaluation.runner import Evaluator, run_items
+from draftsmith.evaluation.runner import Evaluator, RunInterrupted, run_items
 from draftsmith.evaluation.variants import (
     Variant,
     apply_variant,
@@ -53,15 +63,18 @@ class BudgetExhausted(BaseException):
 
 
 class CountingModel(Model):
-    """Counts calls to a model (a generation or a scoring is one call) and stops at a limit."""
+    """Counts calls to a model (a generation or a scoring is one call) and stops at a limit. With ``tally``, the
+    calls also count against another counter's limit (a second model that shares one budget)."""
 
-    def __init__(self, inner: Model, limit: int | None = None) -> None:
-        self.inner, self.limit, self.calls = inner, limit, 0
+    def __init__(self, inner: Model, limit: int | None = None, *, tally: CountingModel | None = None) -> None:
+        self.inner, self.limit, self.calls, self.tally = inner, limit, 0, tally
         self.name = inner.name
 
     def _count(self) -> None:
         if self.limit is not None and self.calls >= self.limit:
             raise BudgetExhausted()
+        if self.tally is not None:
+            self.tally._count()
         self.calls += 1
 
     def stream(self, messages: list[Message], params: GenParams) -> Iterator[Chunk]:
@@ -80,8 +93,13 @@ class OptimizeConfig(BaseModel):
     metric: str
     budget: int = Field(200, ge=1)
     seed: int = 0
-    rewrites: int = Field(4, ge=0)
-    shots: list[int] = Field(default_factory=lambda: [2, 4])
+    # Few variants, so that a budget of about 200 calls still scores the finalists on 50+ dev items.
+    rewrites: int = Field(2, ge=0)
+    shots: list[int] = Field(default_factory=lambda: [2, 4, 6])
+    # typical: examples that show the data's usual edit (tasks whose answer edits the input); auto: typical for
+    # correct, random otherwise. shots_plus: also try each set added to the template's own examples.
+    shot_pick: Literal["auto", "typical", "random"] = "auto"
+    shots_plus: bool = False
     temperatures: list[float] = Field(default_factory=lambda: [0.0, 0.3, 0.7])
     min_rung: int = Field(8, ge=1)
     tokenize: str | None = None
@@ -90,6 +108,7 @@ class OptimizeConfig(BaseModel):
     require_significant: bool = False
     write: bool = True
     samples: int = 1000
+    resume: bool = True  # replay the answers an interrupted search of the same template and model kept
 
 
 class Candidate(BaseModel):
@@ -227,8 +246,12 @@ def optimize(
     *,
     store: Any = None,
     log: Log | None = None,
+    proposer: Model | None = None,
 ) -> OptimizeResult:
-    """Search variants of template ``name`` on ``dev`` and confirm the winner on ``heldout`` (see the module doc)."""
+    """Search variants of template ``name`` on ``dev`` and confirm the winner on ``heldout`` (see the module doc).
+
+    ``proposer`` writes the instruction rewrites (default: ``model``); its calls count against the same budget.
+    """
     say = log or (lambda message: None)
     base = get_template(name)
     task = base.task
@@ -246,7 +269,14 @@ def optimize(
     metric_arg = [cfg.metric] if cfg.metric in ("judge", "perplexity") else [_corpus_name(cfg.metric)]
     plan = plan_metrics(EvalConfig(task=task, metrics=metric_arg, tokenize=cfg.tokenize, lang=cfg.lang), dev)
     base_text, _ = history._live_text(name)
+    journal = AnswerJournal(journal_path(name, model.name, base_text))
+    if not cfg.resume:
+        journal.discard()
+    elif len(journal):
+        say(f"resuming an interrupted search: {len(journal)} model answers are kept and replayed")
+    model = ReplayModel(model, journal)
     counter = CountingModel(model, limit=cfg.budget)
+    writer = counter if proposer is None else CountingModel(ReplayModel(proposer, journal), tally=counter)
     scorer = _Scorer(counter, task, plan, cfg, name)
     tag = secrets.token_hex(3)
     written: list[str] = []
@@ -270,7 +300,8 @@ def optimize(
 
     try:
         add(Variant("base", "the template as it is"))
-        few = few_shot_variants(base, train, cfg.shots, cfg.seed, cfg.tokenize)
+        pick = cfg.shot_pick if cfg.shot_pick != "auto" else ("typical" if task == "correct" else "random")
+        few = few_shot_variants(base, train, cfg.shots, cfg.seed, cfg.tokenize, pick=pick, plus=cfg.shots_plus)
         temps = temperature_variants(base, task, cfg.temperatures) if cfg.temperatures else []
         slots = _interleave([None] * cfg.rewrites, few, temps)  # None: an instruction rewrite to propose
         per_item = 2.0 if cfg.metric == "judge" else 1.0
@@ -291,7 +322,7 @@ def optimize(
             scorer.value("base", dev[: rungs[0]])
             failures = _failures(scorer.records("base", dev[: rungs[0]]), cfg.metric)
             for variant in propose_instructions(
-                counter, base, task, slots.count(None), failures=failures, seed=cfg.seed
+                writer, base, task, slots.count(None), failures=failures, seed=cfg.seed
             ):
                 add(variant)
             for variant in slots:
@@ -351,11 +382,23 @@ def optimize(
             search_calls=search_calls,
         )
         _confirm(model, result, scorer, variants, plan, heldout, cfg, store, base_text, name, say)
+        journal.discard()
         return result
+    except KeyboardInterrupt:
+        raise RunInterrupted(
+            f"interrupted: the optimiser kept {len(journal)} model answers; run the same command again to resume "
+            "where it stopped (the result is the same as an uninterrupted run's), or add --fresh to start over"
+        ) from None
     finally:
         for path in written:
             with contextlib.suppress(OSError):
                 os.remove(path)
+
+
+def journal_path(name: str, model: str, base_text: str) -> Path:
+    """Where the answers of a search of template ``name`` (as it is now) with ``model`` are kept until it ends."""
+    digest = hashlib.sha256(f"{model}\n{base_text}".encode()).hexdigest()[:16]
+    return data_dir() / "optimize" / f"{name}-{digest}.jsonl"
 
 
 def _interleave(*groups: Sequence[Variant | None]) -> list[Variant | None]:

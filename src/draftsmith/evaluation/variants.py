@@ -8,6 +8,7 @@ only what the optimiser changed.
 
 from __future__ import annotations
 
+import difflib
 import random
 import re
 from collections.abc import Sequence
@@ -120,23 +121,104 @@ def example_of(template: Template, item: Item, tokenize: str | None) -> dict[str
 
 
 def few_shot_variants(
-    template: Template, train: Sequence[Item], shots: Sequence[int], seed: int, tokenize: str | None
+    template: Template,
+    train: Sequence[Item],
+    shots: Sequence[int],
+    seed: int,
+    tokenize: str | None,
+    *,
+    pick: str = "random",
+    plus: bool = True,
 ) -> list[Variant]:
-    """For each k: k random training examples replacing the template's own, and (if it has any) added to them."""
+    """For each k: k training examples replacing the template's own, and (with ``plus``, if it has any) added to
+    them. ``pick`` is ``random`` (a seeded sample) or ``typical`` (see ``typical_examples``)."""
     pool = [ex for ex in (example_of(template, item, tokenize) for item in train) if ex]
     rng = random.Random(seed)
     own = [e.model_dump(exclude_defaults=False) for e in template.examples]
+    what = "typical training examples" if pick == "typical" else "training examples"
     out = []
     for k in shots:
         if k <= 0 or len(pool) < k:
             continue
-        picked = rng.sample(pool, k)
-        out.append(Variant(f"shots-{k}", f"{k} training examples instead of the template's", {"examples": picked}))
-        if own:
-            out.append(
-                Variant(f"shots+{k}", f"the template's examples plus {k} training examples", {"examples": own + picked})
-            )
+        picked = typical_examples(template, train, k, seed, tokenize) if pick == "typical" else rng.sample(pool, k)
+        if not picked:
+            continue
+        out.append(Variant(f"shots-{k}", f"{k} {what} instead of the template's", {"examples": picked}))
+        if own and plus:
+            out.append(Variant(f"shots+{k}", f"the template's examples plus {k} {what}", {"examples": own + picked}))
     return out
+
+
+def typical_examples(
+    template: Template, train: Sequence[Item], k: int, seed: int, tokenize: str | None
+) -> list[dict[str, Any]]:
+    """``k`` training examples that show the data's usual correction, for tasks whose output edits the input.
+
+    Each example's answer is its item's consensus reference (the one most like the other references). Inputs of
+    typical length (the pool's middle half) are used; the changed ones make a typical number of word edits (from
+    the median to the upper quartile of the pool's changed items), the clearest first (references that agree), and
+    as many are left unchanged as the pool's share of unchanged items asks for, so the examples show how much the
+    data's references change, not less.
+    """
+    rows = []
+    for item in train:
+        example = example_of(template, item, tokenize)
+        answer, agreement = _consensus(item.references)
+        if example is None or not item.source or answer is None:
+            continue
+        example = {**example, "output": _plain(answer, tokenize)}
+        rows.append((example, len(item.source.split()), word_edits(item.source, answer), agreement))
+    if k <= 0 or len(rows) < k:
+        return []
+    lengths = sorted(r[1] for r in rows)
+    changed_edits = sorted(r[2] for r in rows if r[2] > 0)
+    if not changed_edits:
+        return []
+    low, high = lengths[len(lengths) // 4], lengths[(3 * len(lengths)) // 4]
+    fewest, most = changed_edits[len(changed_edits) // 2], changed_edits[(3 * len(changed_edits)) // 4]
+    typical = [r for r in rows if low <= r[1] <= high]
+    n_same = int(k * sum(1 for r in rows if r[2] == 0) / len(rows) + 0.5)
+    rng = random.Random(seed)
+
+    def clearest(group: list[tuple[dict[str, Any], int, int, float]], count: int) -> list[dict[str, Any]]:
+        group = sorted(group, key=lambda r: -r[3])[: count * 4]
+        return [r[0] for r in rng.sample(group, min(count, len(group)))]
+
+    same = clearest([r for r in typical if r[2] == 0], n_same)
+    picked = clearest([r for r in typical if fewest <= r[2] <= most], k - len(same))
+    if len(picked) + len(same) < k:
+        return []
+    for example in same:  # unchanged examples go among the changed ones, not last
+        picked.insert(len(picked) // 2, example)
+    return picked
+
+
+def word_edits(source: str, target: str) -> int:
+    """How many words change from ``source`` to ``target`` (per differing run, the longer of its two sides)."""
+    ops = difflib.SequenceMatcher(None, source.split(), target.split(), autojunk=False).get_opcodes()
+    return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
+
+
+def _consensus(references: Sequence[str]) -> tuple[str | None, float]:
+    """The reference most like the others (and how alike they are, 0–1); None without references."""
+    if not references:
+        return None, 0.0
+    if len(references) == 1:
+        return references[0], 1.0
+
+    def alike(a: str, b: str) -> float:
+        return difflib.SequenceMatcher(None, a.split(), b.split(), autojunk=False).ratio()
+
+    scored = [
+        (sum(alike(r, o) for j, o in enumerate(references) if j != i) / (len(references) - 1), i)
+        for i, r in enumerate(references)
+    ]
+    agreement, index = max(scored, key=lambda s: (s[0], -s[1]))
+    return references[index], agreement
+
+
+def _plain(text: str, tokenize: str | None) -> str:
+    return ptb.detokenize(text) if tokenize == "ptb" else text
 
 
 def temperature_variants(template: Template, task: str, values: Sequence[float] = (0.0, 0.3, 0.7)) -> list[Variant]:
