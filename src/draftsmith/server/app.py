@@ -23,6 +23,7 @@ from draftsmith.server import (
     routes_eval,
     routes_feedback,
     routes_kb,
+    routes_kg,
     routes_openai,
     routes_ops,
     routes_style,
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(routes_check.router, dependencies=keyed)
     app.include_router(routes_suggest.router, dependencies=keyed)
     app.include_router(routes_kb.router, dependencies=keyed)
+    app.include_router(routes_kg.router, dependencies=keyed)
     app.include_router(routes_style.router, dependencies=keyed)
     app.include_router(routes_eval.router, dependencies=keyed)
 

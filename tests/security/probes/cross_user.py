@@ -121,6 +121,25 @@ def _feedback_state(client: httpx.Client, key: str, ids: dict[str, Any]) -> Any:
 FACTORIES["/v1/feedback"] = (_make_feedback, _feedback_state)
 
 
+def _make_graph(client: httpx.Client, key: str) -> dict[str, Any]:
+    name = _make_kb(client, key)["kb_name"]  # the graph is named like its knowledge base (so build has one)
+    client.post("/api/kg", json={"name": name}, headers=bearer(key)).raise_for_status()
+    fact = {"subject": "Alice Example", "predicate": "plans", "object": "Secret Library"}
+    added = client.post(f"/api/kg/{name}/triples", json=fact, headers=bearer(key))
+    added.raise_for_status()
+    return {"kg_name": name, "triple_id": added.json()["id"], "entity": "Alice Example"}
+
+
+def _graph_state(client: httpx.Client, key: str, ids: dict[str, Any]) -> Any:
+    got = client.get(f"/api/kg/{ids['kg_name']}", headers=bearer(key))
+    exported = client.get(f"/api/kg/{ids['kg_name']}/export?format=json", headers=bearer(key))
+    listed = client.get("/api/kg", headers=bearer(key))
+    return got.status_code, got.text, exported.text, ids["kg_name"] in listed.text
+
+
+FACTORIES["/api/kg"] = (_make_graph, _graph_state)
+
+
 def collection_of(route: RouteInfo) -> str:
     return route.path.split("{", 1)[0].rstrip("/")
 
