@@ -125,7 +125,7 @@ def test_cli_prepare_and_unavailable_sources(tmp_path: Path, capsys: pytest.Capt
     assert main(["finetune", "prepare", "--from-data", str(tmp_path / "d.jsonl"), "--out", str(tmp_path / "o")]) == 0
     assert "data hash" in capsys.readouterr().out
     assert main(["finetune", "prepare", "--from-edits", "--out", str(tmp_path / "o")]) == 2
-    assert "--from-data" in capsys.readouterr().err
+    assert "no accepted corrections or rewrites yet" in capsys.readouterr().err
 
 
 # -- a tiny random model ------------------------------------------------------------------------------------------
