@@ -1,0 +1,189 @@
+"""Chinese correction quality on MuCGEC dev: character-level F0.5 as ChERRANT computes it.
+
+    python bench/gec_zh.py                                # even ids (the report half), 1.5B model, hybrid, 1 thread
+    python bench/gec_zh.py --limit 150                    # the first 150 even ids
+    python bench/gec_zh.py --half odd --modes hybrid,llm  # the tuning half
+    python bench/gec_zh.py --score-only --show 20         # score the cache; print 20 sentences with wrong edits
+
+What runs:
+- data: ``../shared/data/mucgec/MuCGEC_dev.txt`` (or ``$DRAFTSMITH_DATA/mucgec``), 1137 sentences with one to
+  seven references each; the test set's answers are not public. ``--half even`` (the default) keeps the even ids,
+  the half figures are reported on; anything tuned was tuned on the odd ids (``--half odd``). Sentences go in id
+  order; the 3 whose only reference reads 无法标注 count nothing in ChERRANT and are not sent to the model.
+- modes: ``correct(model, text, lang="zh", mode=...)``: ``hybrid`` (default; the confusion-set detectors' hints and
+  guards plus the model), ``llm`` (the model alone), ``detectors`` (no model).
+- model: ``--model`` (default ``qwen2.5-1.5b``) at temperature 0, llama.cpp with ``--threads`` (default 1).
+- cache: each finished sentence is appended to a JSONL file (``--cache``; default under
+  ``~/.cache/draftsmith-bench/``) named by half, model and a fingerprint of the correction code, its template and the
+  Chinese detectors, so an interrupted run resumes and changed code starts afresh.
+- score: ``evaluation.cherrant`` (a reimplementation of ChERRANT's char-level scorer; see its docstring for the
+  two approximations in the substitution cost). When not every sentence is done, the figures are on the first
+  ``n`` (in the JSON; ``complete`` says whether that is the whole half).
+
+Last line: JSON with zh_f05 (the first mode asked for, hybrid by default), zh_p, zh_r and the TP/FP/FN counts,
+the same per mode, n, the half, the model, the seconds per sentence, the fingerprint of the code now and the
+cache file the outputs came from (its name holds the fingerprint of the code that wrote them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+MODES = ("hybrid", "llm", "detectors")
+ROOT = Path(__file__).resolve().parents[1]
+FINGERPRINTED = (
+    "src/draftsmith/writing/correct.py",
+    "src/draftsmith/prompts/library/correct.md",
+    "src/draftsmith/checking/chinese.py",
+    "src/draftsmith/checking/data/zh_confusion.txt",
+)
+
+
+def data_dir() -> Path:
+    default = ROOT.parent / "shared" / "data"
+    return Path(os.environ.get("DRAFTSMITH_DATA") or default)
+
+
+def fingerprint() -> str:
+    h = hashlib.sha256()
+    for rel in FINGERPRINTED:
+        h.update((ROOT / rel).read_bytes())
+    return h.hexdigest()[:10]
+
+
+def read_cache(path: Path) -> dict[str, dict]:
+    done: dict[str, dict] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[str(row["id"])] = row
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--half", default="even", choices=["even", "odd", "all"])
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--model", default="qwen2.5-1.5b")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--modes", default="hybrid", help="comma-separated, from: " + ", ".join(MODES))
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--score-only", action="store_true")
+    parser.add_argument("--show", type=int, default=0, help="print this many sentences whose edits were not all right")
+    args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or any(m not in MODES for m in modes):
+        parser.error(f"--modes takes {', '.join(MODES)}")
+
+    from draftsmith.evaluation.cherrant import UNANNOTATABLE, Counts, char_edits, load_mucgec, sentence_counts
+    from draftsmith.writing.correct import correct
+
+    rows = load_mucgec(str(data_dir() / "mucgec" / "MuCGEC_dev.txt"))
+    if args.half != "all":
+        rows = [r for r in rows if r[0] % 2 == (0 if args.half == "even" else 1)]
+    rows = rows[: args.limit] if args.limit else rows
+    cache = args.cache or Path.home() / ".cache" / "draftsmith-bench" / (
+        f"gec_zh-{args.half}-{args.model}-{fingerprint()}.jsonl"
+    )
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    done = read_cache(cache)
+    print(f"cache {cache}: {len(done)} sentences done", file=sys.stderr)
+
+    model = None
+    if not args.score_only and any(m != "detectors" for m in modes):
+        from draftsmith.config import load_settings
+        from draftsmith.models.loader import load_model
+
+        model = load_model(args.model, settings=load_settings(model=args.model, n_threads=args.threads))
+    seconds = {m: 0.0 for m in modes}
+    ran = 0
+    if not args.score_only:
+        with cache.open("a", encoding="utf-8") as fh:
+            for k, (item_id, source, refs) in enumerate(rows):
+                row = done.get(str(item_id), {"id": item_id, "out": {}, "s": {}})
+                missing = [m for m in modes if m not in row["out"]]
+                if not missing:
+                    continue
+                for mode in missing:
+                    start = time.perf_counter()
+                    if refs == [UNANNOTATABLE]:
+                        text = source  # counts nothing either way
+                    else:
+                        text = correct(model if mode != "detectors" else None, source, lang="zh", mode=mode).text
+                    row["s"][mode] = round(time.perf_counter() - start, 3)
+                    seconds[mode] += row["s"][mode]
+                    row["out"][mode] = text
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.flush()
+                done[str(item_id)] = row
+                ran += 1
+                if ran % 10 == 0:
+                    rate = {m: round(seconds[m] / ran, 2) for m in modes}
+                    print(f"{k + 1}/{len(rows)} done; s per sentence {rate}", file=sys.stderr, flush=True)
+
+    n = 0
+    while n < len(rows) and all(m in done.get(str(rows[n][0]), {}).get("out", {}) for m in modes):
+        n += 1
+    if n == 0:
+        raise SystemExit("no finished sentences to score")
+    scored = rows[:n]
+    results: dict = {}
+    shown = 0
+    for mode in modes:
+        total = Counts()
+        changed = 0
+        for item_id, source, refs in scored:
+            hyp = done[str(item_id)]["out"][mode]
+            tp, fp, fn = sentence_counts(source, hyp, refs, total)
+            total.tp, total.fp, total.fn = total.tp + tp, total.fp + fp, total.fn + fn
+            changed += hyp != source
+            if mode == modes[0] and fp and shown < args.show:
+                shown += 1
+                edits = sorted(char_edits(source, hyp))
+                print(
+                    f"[{item_id}] TP {tp} FP {fp} FN {fn}\n  src {source}\n  hyp {hyp}\n  ref {refs[0]}",
+                    file=sys.stderr,
+                )
+                print(f"  edits {[(s, e, source[s:e], c) for s, e, c in edits]}", file=sys.stderr)
+        s = total.scores()
+        prefix = "zh" if mode == modes[0] else f"zh_{mode}"
+        results |= {
+            f"{prefix}_f05": round(s["f05"], 4),
+            f"{prefix}_p": round(s["p"], 4),
+            f"{prefix}_r": round(s["r"], 4),
+        }
+        results[f"{prefix}_tp_fp_fn"] = [total.tp, total.fp, total.fn]
+        print(
+            f"{mode:9s} P {s['p']:.4f} R {s['r']:.4f} F0.5 {s['f05']:.4f}  TP {total.tp} FP {total.fp} FN {total.fn};"
+            f" {changed}/{n} sentences changed",
+            file=sys.stderr,
+        )
+    timing = {}
+    for mode in modes:
+        times = [done[str(r[0])]["s"][mode] for r in scored if mode in done[str(r[0])].get("s", {})]
+        timing[mode] = round(sum(times) / len(times), 2) if times else None
+    results |= {
+        "mode": modes[0],
+        "n": n,
+        "complete": n == len(rows) and not args.limit,
+        "half": args.half,
+        "model": args.model,
+        "threads": args.threads,
+        "s_per_sentence": timing,
+        "code_fingerprint": fingerprint(),
+        "cache": cache.name,
+    }
+    print(json.dumps(results, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
