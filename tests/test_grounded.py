@@ -88,6 +88,39 @@ def test_citations_map_to_real_passages_and_bad_ones_are_fixed_or_flagged(paris)
     assert any("no supporting passage" in w for w in result.warnings)
 
 
+def _passage(n: int, text: str):
+    from draftsmith.knowledge.chunking import Location
+
+    return retrieve.Passage(chunk_id=n, kb="k", source=f"/d/{n}.txt", title="", location=Location(), text=text, score=0)
+
+
+def test_a_claim_about_a_name_needs_a_passage_that_names_it():
+    passages = {
+        1: _passage(1, "The film Big Hero 6 features the first appearance of the character Baymax."),
+        2: _passage(2, "Bananaman, the TV series, last aired in 1986 and was shown on the BBC."),
+        3: _passage(3, "Abraham A. Ribicoff was an American politician. He was married to Ruth Ribicoff."),
+    }
+    text = "Baymax is a TV series [2]. Abraham A. Ribicoff was married to Ruth Ribicoff [3]."
+    got = grounded.check_citations(text, passages).sentences()
+    assert [s.text for s in got] == ["Baymax is a TV series.", "Abraham A. Ribicoff was married to Ruth Ribicoff."]
+    assert got[0].citations == [] and got[0].flagged  # passage 2 is about a TV series, but not about Baymax
+    assert got[1].citations == [3] and got[1].supported  # "A." is an initial, not the end of a claim
+
+
+def test_off_topic_passages_do_not_reach_the_model(paris):
+    """A passage that shares no word with the request and ranks only because the knowledge base has
+    nothing closer is left out of the prompt (a small model would cite it for a tangent)."""
+    found = retrieve.retrieve_passages(paris, "paris", "How tall is the Eiffel Tower?", 3)
+    assert len(found) == 3 and found[0].text.startswith("The Eiffel Tower")
+    kept = grounded.relevant(found)
+    assert kept[0].chunk_id == found[0].chunk_id
+    assert all(p.bm25_rank is not None or p.cosine >= found[0].cosine - grounded.OFF_TOPIC for p in kept)
+    assert not any("Mona Lisa" in p.text for p in kept)  # the Louvre is off topic here
+    model = FakeModel("The Eiffel Tower is 330 metres tall [1].")
+    grounded.write_grounded(model, "How tall is the Eiffel Tower?", store=paris, kb="paris", passages=3)
+    assert "Mona Lisa" not in model.calls[0][-1].content
+
+
 def test_passages_reach_the_model_as_quoted_data_with_injections_removed(tmp_path):
     doc = tmp_path / "tower.txt"
     doc.write_text(

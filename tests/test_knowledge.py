@@ -443,26 +443,45 @@ def test_the_index_snapshot_is_stored_and_reused(notes, monkeypatch):
     assert "Etna" in retrieve.retrieve_passages(notes, "notes", "active volcano in Sicily", 1)[0].text
 
 
-def test_large_indexes_scan_projected_vectors_and_rank_by_exact_cosine(monkeypatch):
-    """Above REDUCE_ABOVE chunks the dense side scans PCA projections, then re-ranks candidates exactly."""
+def test_a_snapshot_in_an_older_layout_is_rebuilt(notes, monkeypatch):
+    from draftsmith.knowledge import index as ixmod
+
+    retrieve.retrieve_passages(notes, "notes", "volcano", 1)
+    retrieve._CACHE.clear()
+    monkeypatch.setattr(ixmod, "SNAPSHOT_FORMAT", ixmod.SNAPSHOT_FORMAT + 1)  # as after an upgrade
+    built = []
+    original = Index.build.__func__
+    monkeypatch.setattr(Index, "build", classmethod(lambda cls, *a: built.append(1) or original(cls, *a)))
+    assert "Etna" in retrieve.retrieve_passages(notes, "notes", "active volcano in Sicily", 1)[0].text
+    assert built == [1]
+
+
+def test_large_indexes_search_the_nearest_clusters_and_rank_by_exact_cosine(monkeypatch):
+    """Above CLUSTER_ABOVE chunks the rows are grouped by k-means cluster; a dense search scores only the
+    clusters nearest the query, exactly, and finds what a full scan finds. The grouping survives storage."""
     import numpy as np
 
     from draftsmith.knowledge import index as ixmod
 
-    monkeypatch.setattr(ixmod, "REDUCE_ABOVE", 100)
-    monkeypatch.setattr(ixmod, "REDUCED_DIM", 16)
+    monkeypatch.setattr(ixmod, "CLUSTER_ABOVE", 100)
+    monkeypatch.setattr(ixmod, "CLUSTER_DIM", 16)
+    monkeypatch.setattr(ixmod, "MIN_SCAN", 60)
     rng = np.random.default_rng(0)
     topics = rng.normal(size=(12, 384))
     vectors = topics[rng.integers(0, 12, 600)] + rng.normal(0, 0.05, (600, 384))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    index = Index.build(list(range(600)), [["w"]] * 600, vectors)
-    assert index.reduced is not None and index.reduced.shape == (600, 16)
+    index = Index.build(list(range(1000, 1600)), [[f"w{i}"] for i in range(600)], vectors)
+    assert index.clusters is not None and index.clusters.offsets[-1] == 600
     restored = Index.from_bytes(index.to_bytes())
-    for row in (3, 77, 512):
-        q = vectors[row]
-        exact = [int(i) for i in np.argsort(-(vectors @ q))[:10]]
-        assert restored.dense_top(q, 10)[0] == row
-        assert len(set(restored.dense_top(q, 10)) & set(exact)) >= 9
+    for chunk in (1003, 1077, 1512):
+        q = vectors[chunk - 1000]
+        exact = {1000 + int(i) for i in np.argsort(-(vectors @ q))[:10]}
+        found = [int(restored.chunk_ids[r]) for r in restored.dense_top(q, 10)]
+        assert found[0] == chunk
+        assert len(set(found) & exact) >= 9
+        # rows were reordered by cluster: BM25 still finds the chunk whose token it is
+        hit = restored.search([f"w{chunk - 1000}"], None, 1, mode="bm25")[0]
+        assert int(restored.chunk_ids[hit.row]) == chunk
 
 
 def test_search_refuses_bad_queries_and_bases_clearly(sqlite_store):

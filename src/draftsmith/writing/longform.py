@@ -48,6 +48,7 @@ from draftsmith.writing.grounded import (
     numbering_for,
     references_for,
     references_text,
+    relevant,
     render,
     renumbered,
     strip_reference_list,
@@ -58,6 +59,8 @@ from draftsmith.writing.summarize import parse_outline
 TOLERANCE = 0.2
 SECTION_WORDS = 220  # about one section per this many words requested
 PASSAGES_PER_SECTION = 4
+EXTEND_PER_WORDS = 150  # a short section may be extended once per this many words of its budget
+TOP_UP_ROUNDS = 2  # rounds of extending the shortest sections while the whole article is short
 OnSection = Callable[[int, int, str], None]
 
 
@@ -276,9 +279,11 @@ def draft_section(
     tally: Tally,
     temperature: float | None = None,
     seed: int | None = None,
-    max_extensions: int = 2,
+    max_extensions: int | None = None,
 ) -> tuple[SectionDraft, Grounding, str]:
-    """Draft one section; returns the draft, its checked citations and its raw text (for later extension)."""
+    """Draft one section; returns the draft, its checked citations and its raw text (for later extension).
+    A draft short of its budget is extended (by default up to once per ~150 words of budget, at least twice)
+    while each extension still adds words."""
     block, _ = format_passages(numbered)
     tpl = get_template("article-section")
     values: dict[str, Any] = {
@@ -293,6 +298,8 @@ def draft_section(
     params = template_params(tpl, temperature, default=0.5, seed=seed,
                              max_tokens=max_tokens_for(int(section.words * 1.3), language))  # fmt: skip
     text = _body_only(clean_output(run_template(model, tpl, values, params, None, tally).text), section.title)
+    if max_extensions is None:
+        max_extensions = max(2, -(-section.words // EXTEND_PER_WORDS))
     for _ in range(max_extensions):
         have = words_of(text)
         if have >= section.words * (1 - TOLERANCE / 2):
@@ -362,7 +369,8 @@ def write_article(
         numbered: dict[int, Passage] = {}
         if kb and store is not None:
             query = " ".join([topic, section.title, *section.points])[:1000]
-            numbered = registry.number(retrieve_passages(store, kb, query, PASSAGES_PER_SECTION, embedder=embedder))
+            found = retrieve_passages(store, kb, query, PASSAGES_PER_SECTION, embedder=embedder)
+            numbered = registry.number(relevant(found))
         draft, grounding, raw = draft_section(model, outline.title, section, numbered, drafts, language=language,
                                               style=style, embedder=embedder, tally=tally, temperature=temperature,
                                               seed=seed)  # fmt: skip
@@ -371,18 +379,22 @@ def write_article(
         raws.append(raw)
         blocks.append(numbered)
     # Too short overall (the model would not write more in a section): extend the sections furthest below
-    # their budget, one extension each at most.
-    lower = int(words * (1 - TOLERANCE)) + 1
-    for i in sorted(range(len(drafts)), key=lambda j: drafts[j].words - drafts[j].target):
-        if _total(outline, drafts) >= lower:
+    # their budget, one extension each per round, for a few rounds while extensions still add words.
+    lower = int(words * (1 - TOLERANCE * 0.75)) + 1  # aim inside the tolerance, not at its edge
+    for _ in range(TOP_UP_ROUNDS):
+        before = _total(outline, drafts)
+        for i in sorted(range(len(drafts)), key=lambda j: drafts[j].words - drafts[j].target):
+            if _total(outline, drafts) >= lower:
+                break
+            section = outline.sections[i]
+            more = max(min(lower - _total(outline, drafts), section.words), section.words - drafts[i].words, 40)
+            raws[i] = _extend(model, raws[i], section, format_passages(blocks[i])[0], more, language=language,
+                              style=style, tally=tally, temperature=temperature, seed=seed)  # fmt: skip
+            target = section.model_copy(update={"words": drafts[i].words + more})
+            drafts[i], groundings[i] = _checked(target, raws[i], blocks[i], embedder)
+            drafts[i].target = section.words
+        if _total(outline, drafts) >= lower or _total(outline, drafts) <= before:
             break
-        section = outline.sections[i]
-        more = max(lower - _total(outline, drafts), section.words - drafts[i].words, 40)
-        raws[i] = _extend(model, raws[i], section, format_passages(blocks[i])[0], more, language=language,
-                          style=style, tally=tally, temperature=temperature, seed=seed)  # fmt: skip
-        target = section.model_copy(update={"words": section.words + more})
-        drafts[i], groundings[i] = _checked(target, raws[i], blocks[i], embedder)
-        drafts[i].target = section.words
     _fit_total(outline, drafts, groundings, words)
     return _assemble(outline, drafts, groundings, registry, words, language, style, tally, model)
 
@@ -392,8 +404,9 @@ def _total(outline: Outline, drafts: list[SectionDraft]) -> int:
 
 
 def _fit_total(outline: Outline, drafts: list[SectionDraft], groundings: list[Grounding], words: int) -> None:
-    """Cut the longest sections (at sentence ends) while the article is over the tolerance."""
-    limit = int(words * (1 + TOLERANCE)) - 1
+    """Cut the longest sections (at sentence ends) while the article is over the tolerance (aiming a
+    quarter of it inside, as a sentence cut is coarse)."""
+    limit = int(words * (1 + TOLERANCE * 0.75))
     while _total(outline, drafts) > limit:
         i = max(range(len(drafts)), key=lambda j: drafts[j].words - drafts[j].target)
         excess = _total(outline, drafts) - limit
