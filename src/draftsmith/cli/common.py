@@ -100,3 +100,38 @@ def finish_stream() -> None:
 def warn(warnings: list[str]) -> None:
     for w in warnings:
         err.print(f"[yellow]warning:[/] {w}")
+
+
+class StageBar:
+    """A transient Rich progress bar on stderr for staged batch work (ingest, graph builds). ``show`` draws it
+    (created on first use, with its total); ``saved`` counts the items finished, for the interrupted message."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label, self.enabled = label, enabled
+        self.progress: Any = None
+        self.task: Any = None
+        self.saved = 0
+
+    def show(self, total: int, done: int, description: str) -> None:
+        if not self.enabled:
+            return
+        if self.progress is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn(f"[bold]{self.label}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.description}"),
+                console=err,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("", total=total)
+        self.progress.update(self.task, completed=done, description=description)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from draftsmith.cli.common import JsonOpt, err, out, print_json, warn
+from draftsmith.cli.common import JsonOpt, StageBar, err, out, print_json, warn
 from draftsmith.errors import DraftsmithError, InputError
 
 app = typer.Typer(
@@ -75,42 +75,18 @@ class IngestInterrupted(DraftsmithError):
     exit_code = 130
 
 
-class _Bar:
-    """A Rich progress bar over files, with the chunks of the file being embedded."""
+class _Bar(StageBar):
+    """Files of the ingest, with the chunks of the file being embedded."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.progress = None
-        self.task = None
-        self.saved = 0
+        super().__init__("ingest", enabled)
 
     def update(self, p) -> None:
         self.saved += p.stage == "saved"
-        if not self.enabled:
-            return
-        if self.progress is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.progress = Progress(
-                TextColumn("[bold]ingest"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.description}"),
-                console=err,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("", total=p.files_total)
         detail = Path(p.path).name
         if p.stage == "embedding" and p.chunks_total:
             detail += f" (embedding {p.chunks_done}/{p.chunks_total})"
-        self.progress.update(self.task, completed=p.files_done, description=detail)
-
-    def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        self.show(p.files_total, p.files_done, detail)
 
 
 @app.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from draftsmith.cli.common import JsonOpt, ModelOpt, err, out, print_json, warn
+from draftsmith.cli.common import JsonOpt, ModelOpt, StageBar, err, out, print_json, warn
 from draftsmith.errors import DraftsmithError, InputError
 
 app = typer.Typer(
@@ -72,34 +72,15 @@ def build(
         err.print(f"review the proposed merges with: draftsmith kg review {report.graph}")
 
 
-class _Bar:
+class _Bar(StageBar):
+    """Passages of the graph build, with the stage and the triples found so far."""
+
     def __init__(self, enabled: bool) -> None:
-        self.enabled, self.progress, self.task, self.saved = enabled, None, None, 0
+        super().__init__("kg build", enabled)
 
     def update(self, p) -> None:
         self.saved += p.stage == "saved"
-        if not self.enabled:
-            return
-        if self.progress is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.progress = Progress(
-                TextColumn("[bold]kg build"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.description}"),
-                console=err,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("", total=p.passages_total)
-        self.progress.update(self.task, completed=p.passages_done, description=f"{p.stage}, {p.triples} triples")
-
-    def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        self.show(p.passages_total, p.passages_done, f"{p.stage}, {p.triples} triples")
 
 
 @app.command(name="list")
