@@ -134,3 +134,14 @@ def test_sentences_of_long_text_cover_every_word(english_5000: str, chinese_long
         spans = sentences(text)
         check_segments(text, spans, max_chars=len(text))
         assert len(spans) > 100
+
+
+def test_initials_and_titles_do_not_end_a_sentence() -> None:
+    from draftsmith.writing.segment import sentences
+
+    text = "Abraham A. Ribicoff was married to Ruth. Dr. Lee came. It rained."
+    assert [text[s.start : s.end] for s in sentences(text)] == [
+        "Abraham A. Ribicoff was married to Ruth.",
+        "Dr. Lee came.",
+        "It rained.",
+    ]

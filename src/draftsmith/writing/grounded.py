@@ -43,7 +43,6 @@ from draftsmith.writing.base import (
     standard_vars,
     template_params,
 )
-from draftsmith.writing.segment import Span
 from draftsmith.writing.segment import sentences as sentence_spans
 
 KEEP = 0.34  # share of a sentence's content words a cited passage must contain to support it
@@ -237,7 +236,7 @@ def check_citations(text: str, passages: dict[int, Passage], *, embedder: Embedd
             lines.append(line)
             continue
         found: list[Sentence] = []
-        for span in _claim_spans(line):
+        for span in sentence_spans(line):
             piece = line[span.start : span.end]
             cited: list[int] = []
             for m in _CITE.finditer(piece):
@@ -254,21 +253,6 @@ def check_citations(text: str, passages: dict[int, Passage], *, embedder: Embedd
             _judge(s, valid, checker)
         lines.append(found)
     return Grounding(lines=lines, dropped=sorted(set(dropped)))
-
-
-_ABBREVIATION_END = re.compile(r"(?:^|[\s(])(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Prof|Gen|Col|Capt|Lt)\.$")
-
-
-def _claim_spans(line: str) -> list[Span]:
-    """Sentence spans of ``line``; a span that ends in an initial or a title ("Abraham A.", "Dr.") is joined
-    to the next, so "Abraham A. Ribicoff was married to Ruth Ribicoff." stays one claim."""
-    out: list[Span] = []
-    for span in sentence_spans(line):
-        if out and _ABBREVIATION_END.search(line[out[-1].start : out[-1].end]):
-            out[-1] = Span(out[-1].start, span.end)
-        else:
-            out.append(span)
-    return out
 
 
 def _judge(s: Sentence, valid: list[int], checker: SupportChecker) -> None:

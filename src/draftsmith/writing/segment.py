@@ -53,9 +53,20 @@ def _hard_split(text: str, span: Span, max_chars: int) -> list[Span]:
     return [p for p in out if p.end > p.start]
 
 
+# A full stop after an initial or a title does not end a sentence ("Abraham A. Ribicoff", "Dr. Lee").
+_ABBREVIATION_END = re.compile(r"(?:^|[\s(])(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Prof|Gen|Col|Capt|Lt)\.$")
+
+
 def sentences(text: str) -> list[Span]:
-    """Sentence spans (trimmed) of a text, in order."""
-    return _pieces(text, 0, len(text), _SENTENCE_END)
+    """Sentence spans (trimmed) of a text, in order; a span ending in an initial or a title is joined to the
+    next one."""
+    out: list[Span] = []
+    for span in _pieces(text, 0, len(text), _SENTENCE_END):
+        if out and _ABBREVIATION_END.search(text[out[-1].start : out[-1].end]):
+            out[-1] = Span(out[-1].start, span.end)
+        else:
+            out.append(span)
+    return out
 
 
 def split_segments(text: str, max_chars: int = 1200) -> list[Span]:
