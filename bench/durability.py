@@ -81,11 +81,15 @@ class Server:
         start = time.perf_counter()
         command = [sys.executable, "-c", "from draftsmith.cli import entry; entry()", "serve", "--model", "fake",
                    "--port", str(self.port), "--log-level", "warning"]  # fmt: skip
-        self.proc = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.log = os.path.join(self.env["DRAFTSMITH_HOME"], "serve.log")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode}")
+                with open(self.log, encoding="utf-8", errors="replace") as log:
+                    tail = log.read()[-2000:]
+                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{tail}")
             try:
                 if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
                     return time.perf_counter() - start
