@@ -178,3 +178,87 @@ def test_build_from_the_callers_own_knowledge_base(store, client):
     assert theirs.status_code == 404 and theirs.json()["error"]["message"] == "no knowledge base notes"
     assert client.get("/api/kg/notes", headers=ben).json()["triples"] == 0
     assert client.post("/api/kg/notes/build?limit=0", headers=ana).status_code == 422
+
+
+# -- the editor's graph facts and write --kg over HTTP ----------------------------------------------------------
+
+
+def citing(messages, params) -> str:
+    """The grounded writer's prompt → a sentence citing the fact passage that states 1889."""
+    import re
+
+    text = messages[-1].content
+    if "Source passages" not in text:
+        return responder(messages, params)
+    n = re.search(r'<passage id="(\d+)">[^<]*1889', text)
+    return f"The Eiffel Tower was completed in 1889 [{n.group(1) if n else 1}]."
+
+
+def test_related_facts_name_the_entities_and_carry_their_passages(store, client):
+    ana, ben = key_for(store, "ana"), key_for(store, "ben")
+    make_city(client, ana)
+    got = client.post("/api/kg/city/facts", json={"text": "We visited the Eiffel Tower in Paris."}, headers=ana)
+    assert got.status_code == 200, got.text
+    result = got.json()
+    assert result["graph"] == "city" and result["entities"] == ["Eiffel Tower", "Paris"]
+    lines = [f["line"] for f in result["facts"]]
+    assert lines[0] == "Eiffel Tower — location — Paris"  # the fact linking two named entities comes first
+    assert set(lines) == {"Eiffel Tower — location — Paris", "Eiffel Tower — completion date — 1889",
+                          "Paris — capital of — France"}  # fmt: skip
+    assert all(f["passages"] == [] for f in result["facts"])  # added by hand: read from no passage
+    few = client.post("/api/kg/city/facts", json={"text": "Paris", "limit": 1}, headers=ana).json()
+    assert len(few["facts"]) == 1
+    assert client.post("/api/kg/city/facts", json={"text": "Rome"}, headers=ana).json()["facts"] == []
+    theirs = client.post("/api/kg/city/facts", json={"text": "Paris"}, headers=ben)
+    assert theirs.status_code == 404 and theirs.json()["error"]["type"] == "not_found"
+    assert client.post("/api/kg/city/facts", json={"text": ""}, headers=ana).status_code == 422
+
+    # a built graph: each fact comes with the passage it was read from, under the document's stored name
+    assert client.post("/api/kb", json={"name": "notes"}, headers=ana).status_code == 201
+    doc = b"# Tower\n\nGustave Eiffel designed the Eiffel Tower.\n"
+    stored = client.post("/api/kb/notes/documents?filename=t.md", content=doc, headers=ana).json()["name"]
+    assert client.post("/api/kg", json={"name": "notes"}, headers=ana).status_code == 201
+    assert client.post("/api/kg/notes/build", headers=ana).status_code == 200
+    built = client.post("/api/kg/notes/facts", json={"text": "Who designed the Eiffel Tower?"}, headers=ana).json()
+    (fact,) = built["facts"]
+    assert fact["line"] == "Gustave Eiffel — designed — Eiffel Tower"
+    (passage,) = fact["passages"]
+    assert passage["document"] == stored and "Gustave Eiffel designed" in passage["text"]
+    assert passage["where"] and [s["source"] for s in fact["triple"]["sources"]] == [stored]
+
+    # write --kg --kb: the knowledge base's passages first, then the graph's facts, all citable
+    writer = TestClient(create_app(SETTINGS, FakeModel(citing), config=ServerConfig()))
+    body = {"instruction": "Who designed the Eiffel Tower?", "kb": "notes"}
+    both = writer.post("/api/kg/notes/write", json=body, headers=ana)
+    assert both.status_code == 200, both.text
+    assert [p["source"] for p in both.json()["passages"]] == [stored, "knowledge graph notes"]
+
+
+def test_write_from_the_graph_json_and_streamed_per_user(store):
+    client = TestClient(create_app(SETTINGS, FakeModel(citing), config=ServerConfig()))
+    ana, ben = key_for(store, "ana"), key_for(store, "ben")
+    make_city(client, ana)
+    body = {"instruction": "A sentence about when the Eiffel Tower was completed."}
+    got = client.post("/api/kg/city/write", json=body, headers=ana)
+    assert got.status_code == 200, got.text
+    result = got.json()
+    assert result["text"].startswith("The Eiffel Tower was completed in 1889 [")
+    cited = {r["text"] for r in result["references"]}
+    assert cited == {"Eiffel Tower — completion date — 1889"}
+    assert all(r["source"] == "knowledge graph city" for r in result["references"])
+
+    with client.stream("POST", "/api/kg/city/write", json={**body, "stream": True}, headers=ana) as streamed:
+        assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
+        events = "".join(streamed.iter_text())
+    assert "event: token" in events and "event: done" in events and "completion date" in events
+
+    nothing = client.post("/api/kg/city/write", json={"instruction": "A poem about Rome."}, headers=ana)
+    assert nothing.status_code == 400 and "no facts about the names" in nothing.json()["error"]["message"]
+    assert client.post("/api/kg/city/write", json={**body, "kb": "nope"}, headers=ana).status_code == 404
+    theirs = client.post("/api/kg/city/write", json=body, headers=ben)
+    assert theirs.status_code == 404 and theirs.json()["error"]["message"] == "no knowledge graph city"
+    # ben's graph of the same name cannot draw on ana's knowledge base
+    assert client.post("/api/kb", json={"name": "atlas"}, headers=ana).status_code == 201
+    assert client.post("/api/kg", json={"name": "city"}, headers=ben).status_code == 201
+    theirs_kb = client.post("/api/kg/city/write", json={**body, "kb": "atlas"}, headers=ben)
+    assert theirs_kb.status_code == 404 and theirs_kb.json()["error"]["message"] == "no knowledge base atlas"

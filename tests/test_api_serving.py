@@ -251,3 +251,28 @@ def test_max_tokens_columns_are_added_to_an_old_store(tmp_path):
     key, _ = accounts.create_key(store, "eve", max_tokens=5)
     assert accounts.authenticate(store, key).max_tokens == 5
     store.close()
+
+
+def test_rewrite_with_the_callers_own_learned_profile(store):
+    ana, ben = key_for(store, "ana"), key_for(store, "ben")
+    model = FakeModel(lambda m, p: "The board met on Monday to go over the plan.")
+    client = client_for(model)
+    samples = [ENGLISH + f" Sample {i} adds a sentence about the weather, which was mild." for i in range(6)]
+    pid = client.post("/api/styles/profiles", json={"name": "minutes", "samples": samples}, headers=ana).json()["id"]
+    text = "hey so the board got together monday and went over the plan"
+    got = client.post("/api/rewrite", json={"text": text, "profile_id": pid, "seed": 1}, headers=ana)
+    assert got.status_code == 200, got.text
+    assert got.json()["style"] == "minutes" and got.json()["text"].startswith("The board met on Monday")
+    prompt = "\n".join(m.content for m in model.calls[-1])
+    assert "Sample lines in this style" in prompt and "committee met on Tuesday" in prompt  # used as learned
+    streamed = client.post("/api/rewrite", json={"text": text, "profile_id": pid, "stream": True}, headers=ana)
+    assert streamed.status_code == 200 and "event: done" in streamed.text
+    for who, body in ((ben, {"profile_id": pid}), (ana, {"profile_id": "0" * 32})):
+        missing = client.post("/api/rewrite", json={"text": text, **body}, headers=who)
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found", missing.text
+    for body in ({}, {"style": "formal", "profile_id": pid}):
+        both = client.post("/api/rewrite", json={"text": text, **body}, headers=ana)
+        assert both.status_code == 400 and both.json()["error"]["type"] == "input_error"
+    plain = client.post("/api/rewrite", json={"text": text, "style": "formal"}, headers=ana)
+    assert plain.status_code == 200 and plain.json()["style"] == "formal"
+    assert "Sample lines in this style" not in "\n".join(m.content for m in model.calls[-1])

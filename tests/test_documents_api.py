@@ -197,3 +197,30 @@ def test_without_keys_the_single_user_sees_only_unowned_documents(store):
     ana = key_for(store, "ana")  # the first user: keys from now on, and ana does not see unowned documents
     error_of(client.get(f"/api/documents/{doc_id}"), 401, "unauthorized")
     error_of(client.get(f"/api/documents/{doc_id}", headers=ana), 404, "not_found")
+
+
+def test_diff_between_versions_word_by_word(store):
+    ana, ben = key_for(store, "ana"), key_for(store, "ben")
+    client = make_client()
+    doc = client.post("/api/documents", json={"text": "The meeting moved to 3."}, headers=ana).json()
+    url = f"/api/documents/{doc['id']}"
+    client.put(url, json={"text": "The meeting has moved to 3 pm.", "base_version": 1}, headers=ana)
+    client.put(url, json={"text": "我们明天去公园。The meeting has moved to 3 pm.", "base_version": 2}, headers=ana)
+
+    latest = client.get(f"{url}/diff", headers=ana)
+    assert latest.status_code == 200, latest.text
+    d = latest.json()
+    assert (d["from_version"], d["to_version"]) == (2, 3)
+    assert d["parts"][0] == {"op": "insert", "text": "我们明天去公园。"} and d["inserted"] == 8 and d["deleted"] == 0
+    first = client.get(f"{url}/diff?from_version=1&to_version=2", headers=ana).json()
+    changed = [(p["op"], p["text"]) for p in first["parts"] if p["op"] != "equal"]
+    assert changed == [("insert", " has"), ("insert", " pm")]
+    kept = {"equal", "insert"}
+    assert "".join(p["text"] for p in first["parts"] if p["op"] in kept) == "The meeting has moved to 3 pm."
+    assert "".join(p["text"] for p in first["parts"] if p["op"] != "insert") == "The meeting moved to 3."
+
+    error_of(client.get(f"{url}/diff?to_version=9", headers=ana), 404, "not_found")
+    error_of(client.get(f"{url}/diff?from_version=0", headers=ana), 422, "validation_error")
+    assert client.get(f"{url}/diff", headers=ben).json() == {
+        "error": {"type": "not_found", "message": f"no document {doc['id']}"}
+    }

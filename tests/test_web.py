@@ -554,3 +554,142 @@ def test_style_picker_lists_the_servers_styles_and_rewrite_uses_the_choice(watch
     page.click("[data-op=rewrite]")
     expect(page.locator("#output")).to_have_text("Greetings, esteemed colleagues.")
     assert any("academic" in m.content.lower() for m in model.calls[-1])
+
+
+# -- the sources panel: graph facts and fact checks ------------------------------------------------------------
+
+HOSTILE_FACT = '<img src=x onerror="window.__pwned=1">'
+
+
+def graph_answer(messages, params) -> str:
+    """The fake's fact extraction: the triples a passage or a claim states (JSON, as the template asks)."""
+    import json
+
+    text = messages[-1].content
+    if "Source passages" in text:  # the grounded writer
+        return "The Eiffel Tower was completed in 1889 [1]."
+    if "1901" in text:
+        return json.dumps({"triples": [["Eiffel Tower", "completionDate", "1901"]]})
+    if "Gustave Eiffel designed" in text:
+        return json.dumps({"triples": [["Gustave Eiffel", "designed", "Eiffel Tower"]]})
+    return json.dumps({"triples": []})
+
+
+def test_graph_facts_panel_shows_related_facts_with_passages_and_marks_checked_claims(watched, base, api, model):
+    model.answer = graph_answer
+    assert api.post("/api/kb", json={"name": "atlas"}).status_code == 201
+    doc = f"# Tower\n\nGustave Eiffel designed the Eiffel Tower. {HOSTILE_FACT}\n".encode()
+    stored = api.post("/api/kb/atlas/documents?filename=tower.md", content=doc, timeout=120).json()["name"]
+    assert api.post("/api/kg", json={"name": "atlas"}).status_code == 201
+    assert api.post("/api/kg/atlas/build", timeout=120).json()["triples_added"] == 1
+    for predicate, value in (("completionDate", "1889"), ("nickname", HOSTILE_FACT)):
+        added = api.post(
+            "/api/kg/atlas/triples", json={"subject": "Eiffel Tower", "predicate": predicate, "object": value}
+        )
+        assert added.status_code == 201, added.text
+
+    page = watched.page
+    page.goto(base + "/")
+    expect(page.locator("#kg option[value=atlas]")).to_have_count(1)
+    page.select_option("#kg", "atlas")
+    text = "Gustave Eiffel designed the Eiffel Tower. The Eiffel Tower was completed in 1901. The weather was lovely."
+    page.fill("#editor", text)
+    page.click("#kg-facts")
+    facts = page.locator("#graph-facts li")
+    expect(facts).to_have_count(3)
+    expect(page.locator("#graph-entities")).to_have_text(re.compile("Eiffel Tower, Gustave Eiffel"))
+    first = facts.nth(0)  # the fact linking two names of the text, with the passage it was read from
+    expect(first.locator(".line")).to_have_text("Gustave Eiffel — designed — Eiffel Tower")
+    expect(first.locator(".where")).to_have_text(re.compile(re.escape(stored)))
+    expect(first.locator(".passage")).to_contain_text(f"Gustave Eiffel designed the Eiffel Tower. {HOSTILE_FACT}")
+    expect(page.locator("#graph-facts")).to_contain_text(f"Eiffel Tower — nickname — {HOSTILE_FACT}")
+    expect(page.locator("#graph-facts")).to_contain_text("added by hand")
+
+    page.click("#kg-check")
+    claims = page.locator("#fact-checks li")
+    expect(claims).to_have_count(3)
+    verdicts = claims.evaluate_all("items => items.map(i => i.dataset.verdict)")
+    assert verdicts == ["supported", "contradicted", "not_found"]
+    expect(claims.nth(1).locator(".verdict")).to_have_text("contradicted")
+    expect(claims.nth(1).locator(".evidence")).to_have_text("contradicts: Eiffel Tower — completion date — 1889")
+    expect(page.locator("#graph-status")).to_have_text(re.compile("1 supported, 1 contradicted, 1 not found"))
+    expect(facts).to_have_count(3)  # the related facts stay next to the checks
+    watched.shot("graph-facts")
+    claims.nth(1).locator(".claim-text").click()
+    selected = page.evaluate("() => { const e = document.getElementById('editor'); "
+                             "return e.value.slice(e.selectionStart, e.selectionEnd); }")  # fmt: skip
+    assert selected.strip() == "The Eiffel Tower was completed in 1901."
+
+    page.evaluate("() => { const e = document.getElementById('editor'); e.setSelectionRange(0, 0); }")
+    page.fill("#editor", "When was the Eiffel Tower completed?")
+    page.click("[data-op=ground-kg]")  # write --kg: the draft cites the graph's facts
+    expect(page.locator("#output")).to_have_text(re.compile(r"^The Eiffel Tower was completed in 1889 \[1\]"))
+    expect(page.locator("#sources li").first).to_contain_text("knowledge graph atlas")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("#sources-panel img, #sources-panel script").count() == 0
+    assert watched.outside(base) == []
+
+
+def test_style_picker_offers_the_users_own_profiles_and_rewrite_applies_one(watched, base, api, model):
+    samples = [
+        "The committee met on Tuesday to review the budget. Members argued about the cost of the new library. "
+        f"Note {i}: the weather was mild and the hall was full."
+        for i in range(5)
+    ]
+    profile = api.post("/api/styles/profiles", json={"name": "minutes-voice", "samples": samples}).json()
+    model.answer = "The board met on Monday."
+    page = watched.page
+    page.goto(base + "/")
+    option = page.locator("#style optgroup[label='Your profiles'] option")
+    expect(option).to_have_text("minutes-voice")
+    page.fill("#editor", "hey the board got together monday")
+    page.select_option("#style", f"profile:{profile['id']}")
+    page.click("[data-op=rewrite]")
+    expect(page.locator("#output")).to_have_text("The board met on Monday.")
+    assert any("Sample lines in this style" in m.content for m in model.calls[-1])  # applied as a learned style
+
+
+# -- issue 9's editor list: shorten with a diff, what changed in a version, autosave -------------------------------
+
+
+def test_shorten_shows_the_words_it_deletes_and_inserts_then_replace_accepts(watched, base, model):
+    page = watched.page
+    model.answer = "The meeting has moved to 3 pm."
+    page.goto(base + "/")
+    page.fill("#editor", "hey, the meeting moved to 3.")
+    page.click("[data-op=shorten]")
+    diff = page.locator("#result-diff")
+    expect(diff.locator("del")).to_have_text(["hey, the ", "3"])
+    expect(diff.locator("ins")).to_have_text(["The ", "has ", "3 pm"])
+    expect(diff).to_have_text("hey, the The meeting has moved to 33 pm.")
+    assert any("concise" in m.content.lower() for m in model.calls[-1])  # Shorten is a concise rewrite
+    watched.shot("shorten-diff")
+    page.click("#discard")  # reject: the text stays
+    expect(diff).to_be_hidden()
+    expect(page.locator("#editor")).to_have_value("hey, the meeting moved to 3.")
+    page.click("[data-op=shorten]")
+    page.click("#apply")  # accept
+    expect(page.locator("#editor")).to_have_value("The meeting has moved to 3 pm.")
+
+
+def test_autosave_saves_after_a_pause_and_history_shows_what_changed(watched, base, api):
+    page = watched.page
+    doc = make_doc(api, "Minutes", "The meeting moved to 3.")
+    open_doc(watched, base, doc)
+    page.check("#autosave")
+    page.locator("#editor").press("End")
+    page.locator("#editor").press_sequentially(" Bring the report.")
+    expect(page.locator("#dirty")).to_have_text("unsaved changes")
+    expect(page.locator("#doc-version")).to_have_text("version 2", timeout=15_000)  # saved without a click
+    expect(page.locator("#dirty")).to_have_text("")
+    versions = api.get(f"/api/documents/{doc['id']}/versions").json()
+    assert (versions[-1]["version"], versions[-1]["note"]) == (2, "autosave")
+    assert page.evaluate("document.getElementById('editor').selectionStart") == len(doc["text"] + " Bring the report.")
+
+    page.locator("#version-list li[data-version='2'] button", has_text="Changes").click()
+    expect(page.locator("#compare-title")).to_have_text("Changes in version 2 (from version 1)")
+    expect(page.locator("#compare-text ins")).to_have_text(" Bring the report.")
+    expect(page.locator("#compare-text del")).to_have_count(0)
+    watched.shot("history-changes")
+    page.reload()  # the choice is remembered in this browser
+    expect(page.locator("#autosave")).to_be_checked()

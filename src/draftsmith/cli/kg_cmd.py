@@ -340,21 +340,15 @@ def write_with_kg(
     a, instruction: str | None, kg: str, kb: str | None, json_out: bool, *, template: str | None = None, **options
 ) -> None:
     """``write --kg NAME [--kb NAME]``: facts about the request's entities as numbered, citable lines."""
-    from draftsmith.graph.facts import fact_passages, facts_for, grounding_for
-    from draftsmith.writing.grounded import query_for, write_grounded
+    from draftsmith.graph.facts import kg_grounding
+    from draftsmith.writing.grounded import write_grounded
 
     if template:
         raise InputError("--kg works with an instruction, not with --template")
     if not instruction:
         raise InputError("write --kg needs an instruction (what to write)")
     store = _store()
-    if kb:
-        from draftsmith.knowledge.retrieve import retrieve_passages
-
-        retrieved = retrieve_passages(store, kb, query_for(instruction), 6)
-        retrieved += fact_passages(facts_for(store, kg, instruction), kg)
-    else:
-        retrieved = grounding_for(store, kg, instruction)
+    retrieved = kg_grounding(store, kg, instruction, kb=kb)
     with err.status("writing from the graph's facts…", spinner="dots") if err.is_terminal else _nothing():
         result = write_grounded(a.model, instruction, store=store, kb=kb or f"kg:{kg}", retrieved=retrieved, **options)
     if json_out:

@@ -1,4 +1,4 @@
-"""``/api/documents``: the caller's documents, every saved version, and restoring an old one.
+"""``/api/documents``: the caller's documents, every saved version, what changed between two, and restoring one.
 
 A save (``PUT``) names the version it edited (``base_version``); if someone saved in between, the answer is
 409 with the current version in ``details`` and nothing changes. Nothing is ever overwritten: every save,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from draftsmith.server.auth import Principal, current_user
 from draftsmith.server.errors import ApiError
@@ -137,6 +137,21 @@ def get_version(doc_id: str = DocId, version: int = VersionNo, ds: Documents = D
         return docs.get_document(ds.store, doc_id, owner=ds.owner, version=version)
     except docs.DocumentNotFound:
         raise ApiError(404, "not_found", f"document {doc_id} has no version {version}") from None
+
+
+@router.get("/{doc_id}/diff", response_model=docs.DocumentDiff, responses=error_responses(404, 422))
+def diff(
+    doc_id: str = DocId,
+    from_version: int | None = Query(None, ge=1, le=2**31 - 1, description="default: the one before to_version"),
+    to_version: int | None = Query(None, ge=1, le=2**31 - 1, description="default: the current version"),
+    ds: Documents = Depends(),
+) -> Any:
+    """What changed between two versions, word by word: kept, inserted and deleted parts in order."""
+    ds.visible(doc_id)
+    try:
+        return docs.diff_versions(ds.store, doc_id, from_version, to_version, owner=ds.owner)
+    except docs.DocumentNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
 
 
 @router.post("/{doc_id}/restore/{version}", response_model=docs.Document, responses=error_responses(404, 409))

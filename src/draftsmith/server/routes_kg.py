@@ -5,7 +5,9 @@ Each user has their own namespace of graphs (the store's ``owner``); another use
 one that does not exist. A graph is created with ``POST /api/kg`` (or by a build's first run through it): every
 route under ``/api/kg/{kg_name}`` needs the graph to exist already, so a name that is not the caller's never acts.
 
-Fact checks and builds use the model: each is one job in the model's queue, like any operation. A build is
+``facts`` lists what the graph knows about the names a text mentions (the editor's graph-facts panel; no model).
+Fact checks, grounded writing (``write --kg``) and builds use the model: each is one job in the model's queue, like
+any operation. A build is
 bounded: one request extracts at most ``limit`` new passages (``kg build`` is incremental and resumable, so the
 same request again continues where it stopped).
 """
@@ -16,21 +18,23 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
-from pydantic import Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from draftsmith.errors import InputError
 from draftsmith.graph.build import BuildReport
 from draftsmith.graph.factcheck import FactCheckResult
-from draftsmith.graph.graph import GraphInfo, TripleInfo
+from draftsmith.graph.facts import RelatedFacts
+from draftsmith.graph.graph import Entity, GraphInfo, TripleInfo
 from draftsmith.graph.query import EntityView, PathResult
-from draftsmith.server.auth import Principal, check_budget, current_user
+from draftsmith.server.auth import Principal, check_budget, current_user, token_cap
 from draftsmith.server.errors import ApiError
-from draftsmith.server.routes_ops import ERRORS, Context
+from draftsmith.server.routes_ops import ERRORS, STREAMED, Context, check_max_tokens
 from draftsmith.server.runner import run_operation
-from draftsmith.server.schemas import KbName, _Request, error_responses
+from draftsmith.server.schemas import KbName, KgWriteRequest, _Request, error_responses
 from draftsmith.server.state import get_store
 from draftsmith.store.db import Store
+from draftsmith.writing.grounded import GroundedResult
 
 router = APIRouter(prefix="/api/kg", tags=["knowledge graphs"])
 KgParam = PathParam(min_length=1, max_length=100, description="the knowledge graph's name")
@@ -38,6 +42,14 @@ TripleParam = PathParam(ge=1, le=2**62, description="a triple's id (from GET /ap
 EntityParam = PathParam(min_length=1, max_length=400, description="an entity's name or one of its aliases")
 MEDIA = {"json": "application/json", "graphml": "application/xml", "cypher": "text/plain; charset=utf-8"}
 BUILD_LIMIT = 200  # passages one build request extracts at most
+
+
+class GraphExport(BaseModel):
+    """``GET /api/kg/{kg_name}/export`` as JSON (``kg export --format json``)."""
+
+    graph: str
+    entities: list[Entity]
+    triples: list[TripleInfo]
 
 
 # -- bodies ------------------------------------------------------------------------------------------------
@@ -52,6 +64,11 @@ class KgTripleCreate(_Request):
     predicate: str = Field(min_length=1, max_length=200)
     object: str = Field(min_length=1, max_length=400)
     validated: bool = Field(True, description="status validated (checked by a person); false: status user")
+
+
+class KgFactsRequest(_Request):
+    text: str = Field(min_length=1, max_length=200_000, description="the text whose named entities are looked up")
+    limit: int = Field(12, ge=1, le=50, description="at most this many facts")
 
 
 class KgFactcheckRequest(_Request):
@@ -233,7 +250,8 @@ async def paths(
     responses={
         200: {
             "description": "The whole graph as JSON, GraphML or Cypher statements",
-            "content": {m.split(";")[0]: {"schema": {"type": "string"}} for m in MEDIA.values()},
+            "model": GraphExport,  # application/json
+            "content": {m.split(";")[0]: {"schema": {"type": "string"}} for f, m in MEDIA.items() if f != "json"},
         },
         **error_responses(404, 422),
     },
@@ -251,7 +269,56 @@ async def export(
     return Response(text, media_type=MEDIA[fmt])
 
 
+@router.post("/{kg_name}/facts", response_model=RelatedFacts, responses=error_responses(400, 404, 422))
+async def facts(body: KgFactsRequest, kg_name: str = KgParam, kg: Graphs = Depends()) -> Any:
+    """The graph's facts about the entities the text names (facts linking two of them first, then validated ones),
+    each with the passages it was read from. No model: names are matched by their aliases."""
+    from draftsmith.graph.facts import related_facts
+
+    await kg.visible(kg_name)
+    return await run_in_threadpool(
+        lambda: related_facts(kg.store, kg_name, body.text, owner=kg.owner, limit=body.limit)
+    )
+
+
 # -- model work ---------------------------------------------------------------------------------------------
+
+
+@router.post("/{kg_name}/write", response_model=GroundedResult, responses={**STREAMED, **error_responses(404)})
+async def write(body: KgWriteRequest, kg_name: str = KgParam, ctx: Context = Depends()) -> Any:
+    """Draft from the graph's facts about the names the instruction mentions, cited as ``[n]`` and checked, with a
+    reference list (``write --kg``); with ``kb``, that knowledge base's best passages come first."""
+    from draftsmith.graph.facts import kg_grounding
+    from draftsmith.server.routes_kb import _shown
+    from draftsmith.writing.grounded import write_grounded
+
+    kg = Graphs(ctx.principal, ctx.store)
+    await kg.visible(kg_name)
+    if body.kb:
+        await kg.kb_visible(body.kb)
+    check_max_tokens(body.max_tokens, token_cap(ctx.principal, ctx.config))
+
+    def draft(a: Any, on_text: Any) -> GroundedResult:
+        found = kg_grounding(kg.store, kg_name, body.instruction, kb=body.kb, passages=body.passages, owner=kg.owner)
+        return _shown(
+            write_grounded(
+                a.model,
+                body.instruction,
+                store=kg.store,
+                kb=body.kb or f"kg:{kg_name}",
+                retrieved=found,
+                length=body.length,
+                style=body.style,
+                lang=body.lang,
+                temperature=body.temperature,
+                seed=body.seed,
+                max_tokens=body.max_tokens,
+                on_text=on_text,
+                owner=kg.owner,
+            )
+        )
+
+    return await ctx.run(body, draft)
 
 
 @router.post("/{kg_name}/factcheck", response_model=FactCheckResult, responses={**ERRORS, **error_responses(404)})

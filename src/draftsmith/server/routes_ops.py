@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from draftsmith.assistant import Assistant
 from draftsmith.config import Settings
+from draftsmith.feedback import issue
 from draftsmith.feedback.personal import applied
 from draftsmith.models.base import Model
 from draftsmith.safety.secrets import scrub_secrets
@@ -34,6 +35,7 @@ from draftsmith.server.schemas import (
     TranslateRequest,
     WriteRequest,
     error_responses,
+    event_stream,
 )
 from draftsmith.server.state import ServerConfig, get_model, get_store
 from draftsmith.store.db import Store
@@ -48,7 +50,12 @@ ERRORS = error_responses(400, 401, 403, 413, 422, 429, 502, 503)
 STREAMED = {
     200: {
         "description": "The result as JSON; with `stream: true`, Server-Sent Events",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": event_stream(
+            "token",
+            "done",
+            "error",
+            data='JSON: {"text": delta} (token), the result (done), {"error": {"type", "message"}} (error)',
+        ),
     },
     **ERRORS,
 }
@@ -86,6 +93,11 @@ class Context:
             if isinstance(getattr(result, "model", None), str):
                 result.model = scrub_secrets(result.model)  # type: ignore[attr-defined]
             guards.finish(getattr(result, "text", ""), result)
+            source = getattr(body, "text", None)
+            if isinstance(source, str):  # feedback ids for the edits or the whole text shown (one insert)
+                issue.operation_result(
+                    self.store, result, source, owner=self.principal.user_id, category=getattr(body, "style", None)
+                )
             metrics.observe_result(result)
             usage = getattr(result, "usage", None)
             if usage is not None:
@@ -154,15 +166,38 @@ async def write(body: WriteRequest, ctx: Context = Depends()) -> Any:
     )
 
 
-@router.post("/rewrite", response_model=Result, responses=STREAMED)
+@router.post("/rewrite", response_model=Result, responses={**STREAMED, **error_responses(404)})
 async def rewrite(body: RewriteRequest, ctx: Context = Depends()) -> Any:
-    """Rewrite a text in another style, keeping its meaning."""
-    return await ctx.run(
-        body,
-        lambda a, on_text: a.rewrite(
-            body.text, style=body.style, lang=body.lang, temperature=body.temperature, seed=body.seed, on_text=on_text
-        ),
-    )
+    """Rewrite a text in another style, keeping its meaning: a style by name, or one of the caller's learned
+    profiles by id (used like a learned style, ``rewrite --style NAME``; another user's id answers 404)."""
+    from draftsmith.style.presets import session_style
+
+    if (body.style is None) == (body.profile_id is None):
+        raise ApiError(400, "input_error", "give either style (a style name) or profile_id (one of your profiles)")
+    profile = await own_profile(ctx, body.profile_id) if body.profile_id is not None else None
+
+    def run(a: Assistant, on_text: OnText) -> Result:
+        if profile is None:
+            return a.rewrite(body.text, style=body.style or "", lang=body.lang, temperature=body.temperature,
+                             seed=body.seed, on_text=on_text)  # fmt: skip
+        with session_style(profile) as style:
+            return a.rewrite(body.text, style=style, lang=body.lang, temperature=body.temperature, seed=body.seed,
+                             on_text=on_text)  # fmt: skip
+
+    return await ctx.run(body, run)
+
+
+async def own_profile(ctx: Context, profile_id: str) -> Any:
+    """One of the caller's learned profiles (``/api/styles/profiles``) as a StyleProfile; 404 if not theirs."""
+    from starlette.concurrency import run_in_threadpool
+
+    from draftsmith.store import accounts
+    from draftsmith.style.profile import StyleProfile
+
+    found = await run_in_threadpool(accounts.get_style_profile, ctx.store, ctx.principal.user_id or "", profile_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no style profile {profile_id}")
+    return StyleProfile.model_validate(found.profile)
 
 
 @router.post("/translate", response_model=Result, responses=STREAMED)

@@ -2,8 +2,8 @@
 
 Presets (built in, or YAML files in the server's data folder) and the server's learned styles are shared by every
 user and are what ``/api/rewrite`` takes. A user's own profiles, learned here from samples they send, are kept in
-the store under a generated id and are theirs alone: another user's id answers 404. They score texts now
-(``profile_id``); rewriting with them is not wired yet.
+the store under a generated id and are theirs alone: another user's id answers 404. They score texts
+(``profile_id`` here) and ``/api/rewrite`` takes them (``profile_id``), as a learned style for that request only.
 """
 
 from __future__ import annotations

@@ -45,6 +45,18 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": text.get(s, "Error")} for s in statuses}
 
 
+def event_stream(*events: str, data: str) -> dict[str, Any]:
+    """The ``text/event-stream`` entry of a streamed answer. As Open API 3.1 tools read it (schemathesis does), its
+    schema describes one event: its name (``message`` when the server sends none) and its data, a string."""
+    event = {"type": "string", "enum": list(events)}
+    schema = {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {"event": event, "data": {"type": "string", "description": data}},
+    }
+    return {"text/event-stream": {"schema": schema}}
+
+
 # -- shared fields --------------------------------------------------------------------------------------
 
 Lang = Annotated[str | None, Field(max_length=16, description="output language code (en, zh, ...); default: input's")]
@@ -89,7 +101,12 @@ class WriteRequest(_OpRequest):
 
 class RewriteRequest(_OpRequest):
     text: Text
-    style: Name = Field(description="academic, news, literary, marketing, casual, formal, concise, or a user style")
+    style: Name | None = Field(
+        None, description="academic, news, literary, marketing, casual, formal, concise, or a user style"
+    )
+    profile_id: str | None = Field(
+        None, min_length=1, max_length=64, description="or one of your learned profiles (POST /api/styles/profiles)"
+    )
     lang: Lang = None
     temperature: Temperature = None
     seed: Seed = None
@@ -303,7 +320,7 @@ class CheckRequest(_Request):
 class CheckResponse(BaseModel):
     problems: list[Any] = Field(
         description="problems in order: start and end (character offsets), flagged, rule_id, category, "
-        "message, suggestions, severity, certain, line, column"
+        "message, suggestions, severity, certain, line, column, suggestion_id (for POST /v1/feedback)"
     )
 
 
@@ -390,6 +407,19 @@ class KbPassageOut(BaseModel):
 class KbWriteRequest(_OpRequest):
     instruction: str = Field(min_length=1, max_length=20_000)
     passages: int = Field(6, ge=1, le=20, description="how many passages to retrieve")
+    length: int | None = Field(None, ge=1, le=20_000)
+    style: Name | None = None
+    lang: Lang = None
+    temperature: Temperature = None
+    seed: Seed = None
+    max_tokens: int | None = Field(None, ge=1)
+    stream: Stream = False
+
+
+class KgWriteRequest(_OpRequest):
+    instruction: str = Field(min_length=1, max_length=20_000, description="what to write; the names it mentions")
+    kb: KbName | None = Field(None, description="one of your knowledge bases: its best passages come first")
+    passages: int = Field(6, ge=1, le=20, description="how many passages to retrieve (with kb)")
     length: int | None = Field(None, ge=1, le=20_000)
     style: Name | None = None
     lang: Lang = None

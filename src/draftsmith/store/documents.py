@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -217,6 +218,65 @@ def restore_version(
         owner=owner,
         author=author,
         note=f"restored version {version}",
+    )
+
+
+class DiffPart(BaseModel):
+    op: Literal["equal", "insert", "delete"]
+    text: str
+
+
+class DocumentDiff(BaseModel):
+    id: str
+    from_version: int
+    to_version: int
+    parts: list[DiffPart]
+    inserted: int = 0  # characters
+    deleted: int = 0
+
+
+def diff_versions(
+    store: Store,
+    doc_id: str,
+    from_version: int | None = None,
+    to_version: int | None = None,
+    *,
+    owner: str | None = None,
+) -> DocumentDiff:
+    """What changed between two versions, word by word (CJK: character by character): the parts in order, each
+    kept, inserted or deleted; joining the kept and inserted parts gives ``to_version``'s text. Defaults: the
+    current version, against the one before it."""
+    import difflib
+
+    from draftsmith.writing.edits import tokenize
+
+    new = get_document(store, doc_id, owner=owner, version=to_version)
+    old = get_document(store, doc_id, owner=owner, version=from_version or max(new.version - 1, 1))
+    a = [old.text[i:j] for i, j in tokenize(old.text)]
+    b = [new.text[i:j] for i, j in tokenize(new.text)]
+    parts: list[DiffPart] = []
+
+    def add(op: Literal["equal", "insert", "delete"], text: str) -> None:
+        if not text:
+            return
+        if parts and parts[-1].op == op:
+            parts[-1].text += text
+        else:
+            parts.append(DiffPart(op=op, text=text))
+
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            add("equal", "".join(a[i1:i2]))
+        else:
+            add("delete", "".join(a[i1:i2]))
+            add("insert", "".join(b[j1:j2]))
+    return DocumentDiff(
+        id=doc_id,
+        from_version=old.version,
+        to_version=new.version,
+        parts=parts,
+        inserted=sum(len(p.text) for p in parts if p.op == "insert"),
+        deleted=sum(len(p.text) for p in parts if p.op == "delete"),
     )
 
 

@@ -3,14 +3,19 @@ style scores are measured against (``profile.py``).
 
 Built-in presets live in ``style/presets/*.yaml``; the user's own are ``<data dir>/styles/NAME.yaml`` (same shape)
 or ``NAME.json`` (a profile learned by ``draftsmith style learn``, see ``profile.py``). A user file replaces a
-built-in of the same name.
+built-in of the same name. A learned profile that is not a file (a server user's, kept in the store) is usable by
+its name inside ``session_style(profile)``: it then acts as a learned style for this context only, ahead of files.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from draftsmith import config
 from draftsmith.errors import InputError
 
+if TYPE_CHECKING:
+    from draftsmith.style.profile import StyleProfile
+
 PRESET_DIR = Path(__file__).parent / "presets"
+# name -> learned profile, for the current context only (one request's profile is invisible to every other)
+_SESSION: ContextVar[dict[str, StyleProfile] | None] = ContextVar("draftsmith_session_styles", default=None)
 
 
 class StylePreset(BaseModel):
@@ -40,19 +50,38 @@ def _dirs() -> list[Path]:
     return [PRESET_DIR, config.data_dir() / "styles"]
 
 
+@contextmanager
+def session_style(profile: StyleProfile) -> Iterator[str]:
+    """Make ``profile`` a learned style named ``profile.name`` for the operations run in this context (ahead of a
+    file of that name); yields the name. Used for a server user's stored profile (``/api/rewrite``)."""
+    token = _SESSION.set({**(_SESSION.get() or {}), profile.name: profile})
+    try:
+        yield profile.name
+    finally:
+        _SESSION.reset(token)
+
+
+def session_profile(name: str) -> StyleProfile | None:
+    """The learned profile ``session_style`` made usable under ``name`` in this context, if any."""
+    return (_SESSION.get() or {}).get(name)
+
+
+def _from_profile(profile: StyleProfile) -> StylePreset:
+    return StylePreset(
+        name=profile.name,
+        description=profile.description,
+        rules=profile.rules,
+        examples=profile.exemplars,
+        language=profile.language,
+    )
+
+
 @cache
 def _load(path: Path, mtime: float) -> StylePreset:
     if path.suffix == ".json":
         from draftsmith.style.store import read_learned
 
-        profile = read_learned(path)
-        return StylePreset(
-            name=profile.name,
-            description=profile.description,
-            rules=profile.rules,
-            examples=profile.exemplars,
-            language=profile.language,
-        )
+        return _from_profile(read_learned(path))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return StylePreset.model_validate(data)
@@ -89,6 +118,8 @@ def style_path(name: str) -> Path:
 
 def style_kind(name: str) -> str:
     """'preset' (built in), 'user preset' (a YAML file of the user's) or 'learned' (a learned profile)."""
+    if session_profile(name) is not None:
+        return "learned"
     path = style_path(name)
     if path.suffix == ".json":
         return "learned"
@@ -96,5 +127,8 @@ def style_kind(name: str) -> str:
 
 
 def get_style(name: str) -> StylePreset:
+    profile = session_profile(name)
+    if profile is not None:
+        return _from_profile(profile)
     path = style_path(name)
     return _load(path, path.stat().st_mtime)

@@ -113,8 +113,11 @@ def preset_language(examples: Sequence[str]) -> str:
 def load(name: str, lang: str | None = None) -> StyleProfile:
     """The profile of a style: a learned one as stored; a preset's computed from its examples in ``lang``
     (default: the language most of them are in). Unknown names raise InputError listing the known ones."""
-    from draftsmith.style.presets import get_style, style_path
+    from draftsmith.style.presets import get_style, session_profile, style_path
 
+    session = session_profile(name)
+    if session is not None:
+        return session
     path = style_path(name)
     if path.suffix == ".json":
         return read_learned(path)
@@ -127,8 +130,8 @@ def load(name: str, lang: str | None = None) -> StyleProfile:
 
 def load_for_text(name: str, text: str, what: str = "the text") -> StyleProfile:
     """The profile to score ``text`` against: a learned one as stored, a preset's in the text's language."""
-    from draftsmith.style.presets import style_path
+    from draftsmith.style.presets import session_profile, style_path
 
-    if style_path(name).suffix == ".json":
+    if session_profile(name) is not None or style_path(name).suffix == ".json":
         return load(name)
     return load(name, text_language(text, what) if text and text.strip() else None)

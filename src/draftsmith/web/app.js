@@ -4,7 +4,7 @@ import { getKey, request, setKey } from "./api.js";
 import { initDocuments, refreshList } from "./documents.js";
 import { initAssist } from "./assist.js";
 import { initOps } from "./ops.js";
-import { initSources, loadBases } from "./sources.js";
+import { initSources, loadBases, loadGraphs } from "./sources.js";
 import { loadStyles } from "./styles.js";
 import { $, clearError, showError } from "./ui.js";
 
@@ -27,6 +27,7 @@ function initKey() {
     refreshList();
     loadStyles();
     loadBases();
+    loadGraphs();
   });
   $("key-forget").addEventListener("click", () => {
     setKey("");

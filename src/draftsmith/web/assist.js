@@ -11,16 +11,20 @@
 //
 // Underlines: /api/check runs after a pause in typing (and on the Check button); hovering an underlined range
 // shows the reason and the suggestions, and clicking one applies it if the text there is unchanged.
+//
+// Feedback: every suggestion the server sends has a ``suggestion_id``; Tab and a clicked fix post "accept" (a fix
+// other than the first suggestion: "edited_after_accept" with the one chosen), Esc and "Ignore" post "reject" to
+// /v1/feedback, so the server learns which rules to mute for this user.
 
-import { request } from "./api.js";
+import { request, sendFeedback } from "./api.js";
 import { updateBadges } from "./documents.js";
-import { $, button, el } from "./ui.js";
+import { $, button, el, utf16Offsets } from "./ui.js";
 
 const SUGGEST_DELAY_MS = 250;
 const CHECK_DELAY_MS = 700;
 const session = `ed-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
 
-const ghost = { text: "", at: -1 }; // the suggestion shown after the caret, and where
+const ghost = { text: "", at: -1, id: null }; // the suggestion shown after the caret, where, and its id
 let suggestTimer = null;
 let suggestController = null;
 let lastKeyAt = 0; // autocomplete answers real typing only (not pasted or programmatic text)
@@ -28,19 +32,7 @@ let problems = []; // {from, to, flagged, message, rule_id, suggestions} with UT
 let checkTimer = null;
 let checkController = null;
 let checkedText = null;
-
-/** Maps code point offsets into ``text`` to UTF-16 offsets (the server counts code points). */
-function utf16Offsets(text) {
-  if (!/[\uD800-\uDFFF]/.test(text)) return (i) => i;
-  const map = [];
-  let unit = 0;
-  for (const ch of text) {
-    map.push(unit);
-    unit += ch.length;
-  }
-  map.push(unit);
-  return (i) => map[Math.min(i, map.length - 1)];
-}
+const ignored = new Set(); // problems the user ignored in this editor (rule, flagged text, what precedes it)
 
 // -- the mirror --------------------------------------------------------------------------------------------
 
@@ -76,6 +68,7 @@ function hideGhost() {
   if (ghost.text) {
     ghost.text = "";
     ghost.at = -1;
+    ghost.id = null;
     render();
   }
 }
@@ -127,6 +120,7 @@ async function suggest() {
     if (editor.value !== text || editor.selectionStart !== cursor || document.activeElement !== editor) return;
     ghost.text = String(first.text);
     ghost.at = cursor;
+    ghost.id = first.suggestion_id || null;
     render();
   } catch {
     // aborted by the next keystroke, or the server is busy: no suggestion this time
@@ -138,6 +132,7 @@ async function suggest() {
 function accept() {
   const editor = $("editor");
   const text = ghost.text;
+  sendFeedback(ghost.id, "accept");
   hideGhost();
   editor.setRangeText(text, editor.selectionStart, editor.selectionEnd, "end");
   editor.dispatchEvent(new Event("input", { bubbles: true }));
@@ -145,6 +140,7 @@ function accept() {
 
 function dismiss() {
   abortSuggest();
+  sendFeedback(ghost.id, "reject");
   hideGhost();
   request("POST", "/api/suggest/cancel", { session }).catch(() => {});
 }
@@ -183,7 +179,9 @@ export async function check() {
     const result = await request("POST", "/api/check", { text }, { signal: controller.signal });
     if (editor.value !== text) return; // typed meanwhile: the next check will come
     const at = utf16Offsets(text);
-    problems = (result.problems || []).map((p) => ({ ...p, from: at(p.start), to: at(p.end) }));
+    problems = (result.problems || [])
+      .map((p) => ({ ...p, from: at(p.start), to: at(p.end) }))
+      .filter((p) => !ignored.has(ignoreKey(text, p)));
     checkedText = text;
     $("check-status").textContent = problems.length ? `${problems.length} to review` : "no problems found";
     render();
@@ -216,6 +214,7 @@ function showTip(index, rect) {
   const fixes = el("div", "fixes");
   for (const s of (p.suggestions || []).slice(0, 4)) fixes.append(button(s || "(delete)", () => fix(p, s), "fix"));
   if (!fixes.childElementCount) fixes.append(el("span", "muted", "no suggestion"));
+  fixes.append(button("Ignore", () => ignore(p), "ignore"));
   tip.replaceChildren(el("div", "reason", p.message), el("div", "rule muted", p.rule_id), fixes);
   const pane = tip.offsetParent ? tip.offsetParent.getBoundingClientRect() : { left: 0, top: 0 };
   tip.style.left = `${Math.max(rect.left - pane.left, 0)}px`;
@@ -223,10 +222,25 @@ function showTip(index, rect) {
   tip.hidden = false;
 }
 
+function ignoreKey(text, p) {
+  return `${p.rule_id}\u0000${p.flagged}\u0000${text.slice(Math.max(p.from - 20, 0), p.from)}`;
+}
+
+function ignore(problem) {
+  hideTip();
+  sendFeedback(problem.suggestion_id, "reject");
+  ignored.add(ignoreKey($("editor").value, problem));
+  problems = problems.filter((p) => p !== problem);
+  render();
+}
+
 function fix(problem, replacement) {
   const editor = $("editor");
   hideTip();
   if (editor.value.slice(problem.from, problem.to) !== problem.flagged) return;
+  const first = (problem.suggestions || [])[0];
+  if (replacement === first) sendFeedback(problem.suggestion_id, "accept");
+  else sendFeedback(problem.suggestion_id, "edited_after_accept", replacement);
   editor.setRangeText(replacement, problem.from, problem.to, "end");
   editor.dispatchEvent(new Event("input", { bubbles: true }));
   check();

@@ -1,12 +1,19 @@
-// Documents: list, open, create, save with base_version, conflicts (409), version history and restore.
+// Documents: list, open, create, save with base_version, conflicts (409), version history, what changed in a
+// version (GET /api/documents/{id}/diff, shown as deleted and inserted words) and restore.
 // A save never overwrites someone else's: on 409 the editor keeps the user's text and offers to reload
 // theirs or to merge (their text is shown next to the editor and the next save is based on their version).
+// Autosave (a checkbox, remembered in this browser): a saved document's changes are saved AUTOSAVE_MS after the
+// last edit, with the note "autosave"; saves run one after another, each based on the version the last made.
 
 import { ApiError, request } from "./api.js";
 import { $, button, clearError, el, showError } from "./ui.js";
 import { renderMarkdown } from "./render.js";
 
 const doc = { id: null, version: null, savedText: "", savedTitle: "Untitled" };
+const AUTOSAVE_MS = 3000;
+const AUTOSAVE_KEY = "draftsmith.autosave";
+let autosaveTimer = null;
+let saving = null; // the save in flight
 
 export function isDirty() {
   return $("editor").value !== doc.savedText || $("title").value !== doc.savedTitle;
@@ -29,6 +36,13 @@ function showDoc(d) {
 export function updateBadges() {
   $("doc-version").textContent = doc.version ? `version ${doc.version}` : "not saved";
   $("dirty").textContent = isDirty() ? "unsaved changes" : "";
+  scheduleAutosave();
+}
+
+function scheduleAutosave() {
+  clearTimeout(autosaveTimer);
+  if (!$("autosave").checked || doc.id === null || !isDirty() || !$("conflict").hidden) return;
+  autosaveTimer = setTimeout(() => save({ auto: true }), AUTOSAVE_MS);
 }
 
 function confirmDiscard() {
@@ -81,7 +95,21 @@ function newDoc() {
   $("editor").focus();
 }
 
-export async function save() {
+/** Save now (the Save button, Ctrl+S), or ``{auto: true}``: only a saved document with changes, and nothing
+ * shown is closed. Waits for a save in flight first, so the next one is based on the version it made. */
+export async function save(options) {
+  const auto = Boolean(options && options.auto === true);
+  while (saving) await saving;
+  saving = saveNow(auto);
+  try {
+    await saving;
+  } finally {
+    saving = null;
+  }
+}
+
+async function saveNow(auto) {
+  if (auto && (doc.id === null || !isDirty() || !$("conflict").hidden)) return;
   const text = $("editor").value;
   const title = $("title").value.trim() || "Untitled";
   try {
@@ -91,13 +119,19 @@ export async function save() {
     } else {
       const body = { text, base_version: doc.version };
       if (title !== doc.savedTitle) body.title = title;
+      if (auto) body.note = "autosave";
       saved = await request("PUT", `/api/documents/${encodeURIComponent(doc.id)}`, body);
     }
     const typed = $("editor").value; // keep whatever was typed while the save was in flight
+    const { selectionStart, selectionEnd, scrollTop } = $("editor"); // an autosave must not move the caret
     showDoc(saved);
     $("editor").value = typed;
-    clearError();
-    closeCompare();
+    $("editor").setSelectionRange(selectionStart, selectionEnd);
+    $("editor").scrollTop = scrollTop;
+    if (!auto) {
+      clearError();
+      closeCompare();
+    }
     updateBadges();
     await Promise.all([refreshList(), refreshHistory()]);
   } catch (err) {
@@ -179,6 +213,7 @@ export async function refreshHistory() {
         item.append(
           el("span", "", `v${v.version} · ${when}${who}${note}`),
           button("View", () => viewVersion(v.version)),
+          ...(v.version > 1 ? [button("Changes", () => showChanges(v.version))] : []),
           button("Restore", () => restore(v.version)),
         );
         return item;
@@ -193,6 +228,23 @@ async function viewVersion(version) {
   try {
     const v = await request("GET", `/api/documents/${encodeURIComponent(doc.id)}/versions/${version}`);
     showCompare(`Version ${v.version}: ${v.title}`, v.text, "Read-only. Restore makes it the current version again.");
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function showChanges(version) {
+  try {
+    const d = await request("GET", `/api/documents/${encodeURIComponent(doc.id)}/diff?to_version=${version}`);
+    showCompare(
+      `Changes in version ${d.to_version} (from version ${d.from_version})`,
+      "",
+      `${d.inserted} characters inserted, ${d.deleted} deleted.`,
+    );
+    const parts = d.parts.map((p) =>
+      p.op === "equal" ? document.createTextNode(p.text) : el(p.op === "insert" ? "ins" : "del", "", p.text),
+    );
+    $("compare-text").replaceChildren(...parts);
   } catch (err) {
     showError(err);
   }
@@ -232,6 +284,11 @@ export function initDocuments() {
   $("conflict-merge").addEventListener("click", mergeTheirs);
   $("compare-close").addEventListener("click", closeCompare);
   $("preview-toggle").addEventListener("click", togglePreview);
+  $("autosave").checked = localStorage.getItem(AUTOSAVE_KEY) === "on";
+  $("autosave").addEventListener("change", () => {
+    localStorage.setItem(AUTOSAVE_KEY, $("autosave").checked ? "on" : "off");
+    scheduleAutosave();
+  });
   $("editor").addEventListener("input", updateBadges);
   $("title").addEventListener("input", updateBadges);
   document.addEventListener("keydown", (event) => {

@@ -1,27 +1,36 @@
 // Operations on the selection (or the whole text): correct → edit chips to accept or reject; rewrite,
 // translate, summarize, continue → tokens streamed into a preview (Stop aborts the request, which stops the
-// model), then the result rendered as safe Markdown with a button to put it into the text.
+// model), then the result rendered as safe Markdown with a button to put it into the text; a rewrite (and
+// Shorten, a rewrite in the concise style) also shows the words it deletes and inserts. Accepting or rejecting
+// an edit, and putting a result into the text or discarding it, posts the answer to /v1/feedback (its id came
+// with the server's answer).
 
-import { request, stream } from "./api.js";
+import { request, sendFeedback, stream } from "./api.js";
+import { wordDiff } from "./diff.js";
 import { updateBadges } from "./documents.js";
 import { renderMarkdown } from "./render.js";
 import { showSources } from "./sources.js";
-import { $, button, clearError, el, setStatus, showError } from "./ui.js";
+import { styleChoice } from "./styles.js";
+import { $, button, clearError, el, setStatus, showError, utf16Offsets } from "./ui.js";
 
 const LABELS = {
   correct: "Corrections",
   rewrite: "Rewrite",
+  shorten: "Shorter",
   translate: "Translation",
   summarize: "Summary",
   continue: "Continuation",
   ground: "Draft from sources",
+  "ground-kg": "Draft from graph",
 };
 const APPLY = {
   rewrite: "Replace",
+  shorten: "Replace",
   translate: "Replace",
   summarize: "Insert below",
   continue: "Insert",
   ground: "Replace",
+  "ground-kg": "Replace",
 };
 
 let current = null; // the running or last operation: {op, start, end, sent, controller, text}
@@ -38,11 +47,19 @@ function target() {
 }
 
 function bodyFor(op, text) {
-  if (op === "rewrite") return { text, style: $("style").value };
+  if (op === "rewrite") return { text, ...styleChoice() };
+  if (op === "shorten") return { text, style: "concise" };
   if (op === "translate") return { text, to: $("target-lang").value };
   if (op === "continue") return { text, words: 60 };
-  if (op === "ground") return { instruction: text };
+  if (op === "ground" || op === "ground-kg") return { instruction: text };
   return { text };
+}
+
+function pathFor(op) {
+  if (op === "ground") return `/api/kb/${encodeURIComponent($("kb").value)}/write`;
+  if (op === "ground-kg") return `/api/kg/${encodeURIComponent($("kg").value)}/write`;
+  if (op === "shorten") return "/api/rewrite";
+  return `/api/${op}`;
 }
 
 function setBusy(busy) {
@@ -57,6 +74,8 @@ function resetResult(op) {
   $("stream").hidden = true;
   $("output").replaceChildren();
   $("output").hidden = true;
+  $("result-diff").replaceChildren();
+  $("result-diff").hidden = true;
   $("result-actions").hidden = true;
   pending = [];
 }
@@ -81,7 +100,7 @@ async function run(op) {
     } else {
       const preview = $("stream");
       preview.hidden = false;
-      const path = op === "ground" ? `/api/kb/${encodeURIComponent($("kb").value)}/write` : `/api/${op}`;
+      const path = pathFor(op);
       const result = await stream(path, bodyFor(op, range.sent), {
         signal: controller.signal,
         onToken: (delta) => {
@@ -90,9 +109,11 @@ async function run(op) {
         },
       });
       current.text = result.text;
+      current.id = result.suggestion_id || null; // the whole result as one suggestion: Replace/Insert or Discard
       preview.hidden = true;
       renderMarkdown($("output"), result.text);
-      if (op === "ground") showSources(result);
+      if (op === "rewrite" || op === "shorten") showDiff(range.sent, result.text);
+      if (op === "ground" || op === "ground-kg") showSources(result);
       $("output").hidden = false;
       offerApply(op);
       const warnings = (result.warnings || []).join(" ");
@@ -110,6 +131,18 @@ async function run(op) {
     current.controller = null;
     setBusy(false);
   }
+}
+
+/** The selection's words the result deletes and inserts, above the result: Replace accepts, Discard rejects. */
+function showDiff(before, after) {
+  const parts = wordDiff(before, after);
+  if (!parts || !parts.some((p) => p.op !== "equal")) return;
+  $("result-diff").replaceChildren(
+    ...parts.map((p) =>
+      p.op === "equal" ? document.createTextNode(p.text) : el(p.op === "insert" ? "ins" : "del", "", p.text),
+    ),
+  );
+  $("result-diff").hidden = false;
 }
 
 function offerApply(op) {
@@ -134,30 +167,20 @@ function apply() {
   } else {
     editor.setRangeText(text, start, end, "select");
   }
+  sendFeedback(current.id, "accept");
+  current.id = null;
   discard();
   updateBadges();
 }
 
 function discard() {
+  if (current && current.id) sendFeedback(current.id, "reject");
   resetResult(current ? current.op : "");
   setStatus("");
   current = null;
 }
 
 // -- corrections ---------------------------------------------------------------------------------------
-
-/** Maps the server's code point offsets into ``text`` to the editor's UTF-16 offsets. */
-function utf16Offsets(text) {
-  if (!/[\uD800-\uDFFF]/.test(text)) return (i) => i;
-  const map = [];
-  let unit = 0;
-  for (const ch of text) {
-    map.push(unit);
-    unit += ch.length;
-  }
-  map.push(unit);
-  return (i) => map[Math.min(i, map.length - 1)];
-}
 
 function showEdits(result, range) {
   const at = utf16Offsets(range.sent);
@@ -195,6 +218,7 @@ function chip(edit) {
 }
 
 function settle(edit, state) {
+  sendFeedback(edit.suggestion_id, state === "accepted" ? "accept" : "reject");
   edit.state = state;
   edit.node.classList.add(state);
   edit.node.querySelector(".actions").replaceChildren(el("span", "muted", state));

@@ -34,3 +34,16 @@ export function button(label, onClick, className) {
   b.addEventListener("click", onClick);
   return b;
 }
+
+/** Maps code point offsets into ``text`` to UTF-16 offsets (the server counts code points, the editor UTF-16). */
+export function utf16Offsets(text) {
+  if (!/[\uD800-\uDFFF]/.test(text)) return (i) => i;
+  const map = [];
+  let unit = 0;
+  for (const ch of text) {
+    map.push(unit);
+    unit += ch.length;
+  }
+  map.push(unit);
+  return (i) => map[Math.min(i, map.length - 1)];
+}

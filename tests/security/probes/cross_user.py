@@ -140,6 +140,63 @@ def _graph_state(client: httpx.Client, key: str, ids: dict[str, Any]) -> Any:
 FACTORIES["/api/kg"] = (_make_graph, _graph_state)
 
 
+# Routes that name another of the caller's objects in their body, not in the path: (method, path, body field, the
+# collection whose factory makes that object, its key in the factory's ids, the rest of a valid body). A path's own
+# object ({kg_name}) is bob's: a graph he makes first, so only the body's reference can fail.
+BODY_REFERENCES: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
+    ("POST", "/api/rewrite", "profile_id", "/api/styles/profiles", "profile_id", {"text": "bob was here"}),
+    ("POST", "/api/styles/score", "profile_id", "/api/styles/profiles", "profile_id", {"text": "bob was here"}),
+    ("POST", "/api/kg/{kg_name}/write", "kb", "/api/kb", "kb_name", {"instruction": "bob was here"}),
+    ("POST", "/api/kg/{kg_name}/factcheck", "kb", "/api/kb", "kb_name", {"text": "bob was here"}),
+]
+REFERENCE_FIELDS = frozenset({"profile_id", "kb"})  # body fields that name an object of the caller's
+
+
+def body_references(openapi: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(method, path, field) of every route whose JSON body has a field that names one of the caller's objects."""
+    found = set()
+    for path, operations in openapi.get("paths", {}).items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if content is None:
+                continue
+            for name in _schema(openapi, content.get("schema", {})).get("properties", {}):
+                if name in REFERENCE_FIELDS:
+                    found.add((method.upper(), path, name))
+    return found
+
+
+def no_cross_user_reference(t: Target) -> Findings:
+    """Bob names alice's object in a request body (rewrite with her profile, write from her knowledge base): 404,
+    exactly as for an id that does not exist, and her object does not change."""
+    f = Findings("cross-user (bodies)")
+    with t.client() as client:
+        made: dict[str, dict[str, Any]] = {}
+        bobs_graph = f"bob-{secrets.token_hex(6)}"
+        f.check(client.post("/api/kg", json={"name": bobs_graph}, headers=bearer(t.keys.bob)).status_code == 201,
+                "bob cannot make a graph of his own")  # fmt: skip
+        for method, path, name, collection, key, rest in BODY_REFERENCES:
+            make, snapshot = FACTORIES[collection]
+            if collection not in made:
+                made[collection] = make(client, t.keys.alice)
+            ids = made[collection]
+            before = snapshot(client, t.keys.alice, ids)
+            url = RouteInfo(path, method).url(kg_name=bobs_graph)
+            where = f"{method} {path} ({name})"
+            theirs = client.request(method, url, json={**rest, name: ids[key]}, headers=bearer(t.keys.bob))
+            f.check(theirs.status_code == 404, f"{where}: bob naming alice's object got {theirs.status_code}")
+            f.check(error_type(theirs) == "not_found", f"{where}: bob's answer is not a not_found error")
+            unknown = client.request(
+                method, url, json={**rest, name: secrets.token_hex(16)}, headers=bearer(t.keys.bob)
+            )
+            f.check(
+                (unknown.status_code, error_type(unknown)) == (theirs.status_code, error_type(theirs)),
+                f"{where}: alice's object answers {theirs.status_code}, an unknown one {unknown.status_code}",
+            )
+            f.check(snapshot(client, t.keys.alice, ids) == before, f"{where}: bob's request changed alice's object")
+    return f
+
+
 def collection_of(route: RouteInfo) -> str:
     return route.path.split("{", 1)[0].rstrip("/")
 
