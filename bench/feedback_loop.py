@@ -113,7 +113,9 @@ def main() -> None:
         store.close()
     first, following, control = a1 / max(n1, 1), a2 / max(n2, 1), ac / max(nc, 1)
     for r in stats:
-        print(f"{r.key['rule']:28s} {r.accepted:4d}/{r.answered:<4d} {r.rate:5.0%}  [{r.low:.0%}, {r.high:.0%}]")
+        if r.rate is not None:  # rules shown but never answered have no rate
+            rate = f"{r.accepted:4d}/{r.answered:<4d} {r.rate:5.0%}  [{r.low:.0%}, {r.high:.0%}]"
+            print(f"{r.key['rule']:28s} {rate}  shown {r.shown}")
     print(
         json.dumps(
             {

@@ -226,10 +226,12 @@ def test_correct_interactive_records_each_answer_and_writes_the_accepted_edits(t
     assert sorted(str(s["decision"]) for s in listed) == ["None", "accept", "accept", "reject"]
     assert {s["rule_id"] for s in listed} == {"EN_SPELLING", "EN_LOWERCASE_I", "EN_DOUBLE_SPACE"}
     stats = json.loads(invoke("feedback", "stats", "--by", "rule", "--json").output)
-    assert {r["key"]["rule"]: (r["answered"], r["accepted"]) for r in stats} == {
-        "EN_SPELLING": (2, 1),
-        "EN_LOWERCASE_I": (1, 1),
+    assert {r["key"]["rule"]: (r["shown"], r["answered"], r["accepted"]) for r in stats} == {
+        "EN_SPELLING": (2, 2, 1),
+        "EN_LOWERCASE_I": (1, 1, 1),
+        "EN_DOUBLE_SPACE": (1, 0, 0),  # shown, left unanswered: in the denominator only
     }
+    assert [r["rate"] for r in stats if r["key"]["rule"] == "EN_DOUBLE_SPACE"] == [None]
     table = invoke("feedback", "stats", "--by", "category")
     assert "spelling" in table.output and "95% CI" in table.output
 

@@ -123,7 +123,8 @@ def test_the_api_result_matches_the_python_api():
     model = FakeModel(fixer)
     body = make_client(model).post("/api/correct", json={"text": "She go to school."}).json()
     direct = correct_op.correct(model, "She go to school.")
-    assert body["edits"] == [e.model_dump() for e in direct.edits]
+    assert all(e.pop("suggestion_id") for e in body["edits"])  # the server adds the feedback ids it recorded
+    assert body["edits"] == [e.model_dump(exclude={"suggestion_id"}) for e in direct.edits]
     assert body["text"] == direct.text
 
 
@@ -145,6 +146,21 @@ def test_health_ready_and_openapi():
     ops = {"write", "rewrite", "translate", "correct", "continue", "summarize", "outline", "title"}
     assert {f"/api/{op}" for op in ops} <= set(spec["paths"])
     assert "/v1/chat/completions" in spec["paths"]
+
+
+def test_the_openapi_document_declares_what_the_routes_answer():
+    # What the OpenAPI fuzzer (tests/security/test_openapi_fuzz.py) found missing or wrong.
+    spec = make_client(FakeModel()).get("/openapi.json").json()
+    keyed = [(p, op) for p, ops in spec["paths"].items() if p.startswith(("/api", "/v1")) for op in ops.values()]
+    assert keyed and all({"401", "403", "429"} <= set(op["responses"]) for _, op in keyed)
+    events = {}
+    for path in ("/api/write", "/v1/chat/completions"):
+        event = spec["paths"][path]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+        assert event["required"] == ["event", "data"]  # one event, as Open API 3.1 tools read it
+        events[path] = event["properties"]["event"]["enum"]
+    assert events == {"/api/write": ["token", "done", "error"], "/v1/chat/completions": ["message"]}
+    export = spec["paths"]["/api/kg/{kg_name}/export"]["get"]["responses"]["200"]["content"]
+    assert export["application/json"]["schema"] == {"$ref": "#/components/schemas/GraphExport"}
 
 
 def test_a_model_that_cannot_open_is_503_and_the_dependency_can_be_overridden(tmp_path):
@@ -318,6 +334,15 @@ def test_errors_are_json_with_the_right_status():
     assert_json_error(make_client(Silent()).post("/api/write", json={"instruction": "x"}), 502, "model_error")
     crashed = assert_json_error(make_client(Crashes()).post("/api/write", json={"instruction": "x"}), 500)
     assert crashed == {"type": "internal_error", "message": "internal error; the server log has the details"}
+
+
+def test_a_body_that_is_not_utf8_is_a_422_like_bad_json():
+    # Found by the OpenAPI fuzzer (tests/security/test_openapi_fuzz.py): FastAPI answered an undeclared 400.
+    client = make_client(FakeModel())
+    json_type = {"content-type": "application/json"}
+    not_utf8 = client.put("/api/documents/x", content=b'{"text": "\xb7\xdd"}', headers=json_type)
+    error = assert_json_error(not_utf8, 422, "validation_error")
+    assert error["details"] == [{"loc": ["body"], "msg": "the body is not JSON in UTF-8", "type": "json_invalid"}]
 
 
 def test_oversized_bodies_are_refused_with_413():

@@ -26,6 +26,7 @@ class Problem(BaseModel):
     certain: bool = False  # the first suggestion is safe to apply without review
     line: int = 1
     column: int = 1
+    suggestion_id: str | None = None  # set by the shell that shows it: answer with POST /v1/feedback
 
 
 @dataclass(frozen=True)

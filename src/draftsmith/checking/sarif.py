@@ -49,6 +49,8 @@ def result(p: Problem, uri: str, rule_index: int) -> dict[str, Any]:
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri, "index": 0}, "region": region}}],
         "properties": {"category": p.category, "suggestions": p.suggestions},
     }
+    if p.suggestion_id:  # the feedback id: draftsmith feedback accept|reject ID
+        out["properties"]["suggestionId"] = p.suggestion_id
     if p.suggestions:
         out["fixes"] = [
             {

@@ -1,7 +1,9 @@
 """The checker's commands: ``check`` (list problems, never rewrite) and ``readability``.
 
 ``check`` reads its input in chunks and prints problems as they are found, so a large file needs little
-memory. Exit codes: 0 no problems, 1 problems found (usable in CI), 2 bad input.
+memory. Exit codes: 0 no problems, 1 problems found (usable in CI), 2 bad input. Each problem is recorded as shown
+to the local user (``feedback/issue.py``; its ``suggestion_id`` is in the JSON and SARIF output), unless
+``--no-record``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ def check(
         None, "--words", help="File of extra words to accept, one per line (besides <data dir>/dictionary.txt)."
     ),
     list_rules: bool = typer.Option(False, "--list-rules", help="List the rules and exit."),
+    record: bool = typer.Option(
+        True,
+        "--record/--no-record",
+        help="Record the problems shown, each with an id (in --format json and sarif) to answer with "
+        "draftsmith feedback accept|reject ID; --no-record leaves the feedback store alone.",
+    ),
 ) -> None:
     """List spelling and grammar problems without rewriting (exit 1 when there are any)."""
     from draftsmith.checking import Checker
@@ -51,7 +59,10 @@ def check(
     checker = Checker(lang, disabled=disable or [], words=accepted)
     name = "stdin" if file is None or str(file) == "-" else str(file)
     with _open(file) as stream:
-        problems = _first_checked(_decoded(checker.iter_paragraphs(_paragraphs(stream)), name))
+        paragraphs = _Tracked(_paragraphs(stream))
+        problems = _first_checked(_decoded(checker.iter_paragraphs(paragraphs), name))
+        if record:
+            problems = _with_ids(problems, paragraphs)
         out = sys.stdout
         if fmt == "sarif":
             from draftsmith.checking.sarif import write_sarif
@@ -185,6 +196,57 @@ def _decoded(problems: Iterator, source: str) -> Iterator:
             f"{source} is not UTF-8 text (bad byte 0x{exc.object[exc.start]:02x}); "
             "convert it first, e.g. iconv -f GB18030 -t UTF-8"
         ) from None
+
+
+class _Tracked:
+    """The paragraphs being checked, remembering the one whose problems are coming out."""
+
+    def __init__(self, paragraphs: Iterator) -> None:
+        self.paragraphs, self.current = paragraphs, None
+
+    def __iter__(self) -> Iterator:
+        for paragraph in self.paragraphs:
+            self.current = paragraph
+            yield paragraph
+
+
+ID_BATCH = 200  # problems recorded per insert while a long input streams through
+
+
+def _with_ids(problems: Iterator, paragraphs: _Tracked) -> Iterator:
+    """The problems with their feedback ids (the local user's; an unanswered problem shown again keeps its id),
+    recorded ``ID_BATCH`` at a time; without a usable store they go on without ids, after one warning."""
+    from draftsmith import feedback
+    from draftsmith.cli.common import record_shown
+    from draftsmith.store.feedback import add_suggestions
+
+    usable = True
+    batch: list = []
+    shown: list = []
+
+    def flush() -> list:
+        nonlocal usable
+
+        def record(store) -> None:
+            for problem, sid in zip(batch, add_suggestions(store, shown, owner=None, reuse=True), strict=True):
+                problem.suggestion_id = sid
+
+        if usable and batch:
+            usable = record_shown(record)
+        out = list(batch)
+        batch.clear()
+        shown.clear()
+        return out
+
+    for p in problems:
+        par = paragraphs.current
+        lo = par.offset if par is not None else 0
+        local = p.model_copy(update={"start": p.start - lo, "end": p.end - lo})
+        batch.append(p)
+        shown.extend(feedback.from_problems(par.text if par is not None else p.flagged, [local]))
+        if len(batch) >= ID_BATCH:
+            yield from flush()
+    yield from flush()
 
 
 def _write_text(problems: Iterator, out: TextIO, name: str) -> int:

@@ -102,6 +102,17 @@ def warn(warnings: list[str]) -> None:
         err.print(f"[yellow]warning:[/] {w}")
 
 
+def record_shown(record) -> bool:
+    """Give what is about to be shown its feedback ids, for the local user (``feedback/issue.py``); when the
+    store is unavailable the command goes on without ids, with one warning (returns False)."""
+    from draftsmith.feedback.issue import local
+
+    problem = local(record)
+    if problem:
+        err.print(f"warning: {problem}", markup=False, style="yellow")
+    return problem is None
+
+
 class StageBar:
     """A transient Rich progress bar on stderr for staged batch work (ingest, graph builds). ``show`` draws it
     (created on first use, with its total); ``saved`` counts the items finished, for the interrupted message."""

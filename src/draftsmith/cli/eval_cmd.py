@@ -290,10 +290,45 @@ def report(
     typer.echo(str(path))
 
 
+def _feedback_items(task: str, *, with_answers: bool) -> list:
+    """The local user's feedback as evaluation items of ``task``: every answered text with its answers
+    (``with_answers``, for --metric acceptance), or only what was accepted (few-shot candidates)."""
+    from draftsmith.errors import InputError
+    from draftsmith.evaluation.datasets import parse_item
+    from draftsmith.feedback.pairs import decision_items, eval_items
+    from draftsmith.feedback.personal import local_store
+    from draftsmith.store.feedback import answered
+
+    store = local_store(create=False)
+    records = answered(store, owner=None) if store is not None else []
+    raw = decision_items(records, task) if with_answers else eval_items(records, task)
+    if not raw:
+        raise InputError(
+            f"no answered {task} suggestions recorded yet; answer some first (draftsmith correct --interactive, "
+            "feedback accept|reject ID, or the editor), or give --data"
+        )
+    return [parse_item(item, task, n) for n, item in enumerate(raw, start=1)]
+
+
 def optimize(
     template: str = typer.Argument(..., help="The template to improve (e.g. correct)."),
-    data: Path = typer.Option(..., "--data", help="JSONL data set (the template's task schema)."),
-    metric: str = typer.Option(..., "--metric", help="The figure to improve, e.g. gleu, chrf, rougeL, judge."),
+    data: Path = typer.Option(
+        None,
+        "--data",
+        help="JSONL data set (the template's task schema). With --metric acceptance, default: your recorded answers.",
+    ),
+    metric: str = typer.Option(
+        ...,
+        "--metric",
+        help="The figure to improve, e.g. gleu, chrf, rougeL, judge, or acceptance (agreement with the "
+        "suggestions you accepted and rejected; see docs/optimize.md).",
+    ),
+    shots_from: str = typer.Option(
+        "data",
+        "--shots-from",
+        help="Few-shot examples from the training split of the data (data) or from the suggestions you accepted "
+        "(feedback).",
+    ),
     budget: int = typer.Option(200, "--budget", min=1, help="Model calls the search may use."),
     heldout: Path = typer.Option(None, "--heldout", help="Held-out JSONL (default: split off --data)."),
     dev_size: int = typer.Option(None, "--dev-size", min=1, help="Dev items to search on (default: 60)."),
@@ -322,11 +357,19 @@ def optimize(
 
     if on_error not in ("stop", "skip"):
         raise InputError("--on-error must be 'stop' or 'skip'")
+    if shots_from not in ("data", "feedback"):
+        raise InputError("--shots-from must be 'data' or 'feedback'")
     task = get_template(template).task
-    dataset = load_dataset(data, task, on_error=on_error)  # type: ignore[arg-type]
-    items = dataset.items
-    for message in dataset.skipped:
-        err.print(f"skipped {data}: {message}", markup=False)
+    if data is None:
+        if metric != "acceptance":
+            raise InputError("--data is needed (or --metric acceptance, which uses your recorded answers)")
+        items = _feedback_items(task, with_answers=True)
+        err.print(f"data: {len(items)} text(s) you answered {task} suggestions about", markup=False)
+    else:
+        dataset = load_dataset(data, task, on_error=on_error)  # type: ignore[arg-type]
+        items = dataset.items
+        for message in dataset.skipped:
+            err.print(f"skipped {data}: {message}", markup=False)
     if heldout is not None:
         held_set = load_dataset(heldout, task, on_error=on_error)  # type: ignore[arg-type]
         held = held_set.items
@@ -337,6 +380,12 @@ def optimize(
         n_held = heldout_size or max(1, len(items) // 4)
         n_dev = min(dev_size or 60, max(1, len(items) - n_held))
         held, dev, train = split_items(items, [n_held, n_dev], seed)
+    if shots_from == "feedback":  # what you accepted, minus any text the search is scored on
+        scored = {item.source for item in (*dev, *held)}
+        train = [item for item in _feedback_items(task, with_answers=False) if item.source not in scored]
+        if not train:
+            raise InputError(f"no accepted {task} suggestions to draw examples from (outside the dev/held-out items)")
+        err.print(f"few-shot candidates: {len(train)} accepted {task} suggestion(s)", markup=False)
     cfg = OptimizeConfig(
         metric=metric,
         budget=budget,

@@ -36,7 +36,7 @@ def stats(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the rates as JSON."),
 ) -> None:
-    """Acceptance rates with 95% confidence intervals (Wilson), from your answered suggestions."""
+    """Acceptance rates with 95% confidence intervals (Wilson) from your answers, and how much was shown."""
     from draftsmith import feedback
     from draftsmith.feedback.rates import parse_by
 
@@ -46,19 +46,25 @@ def stats(
         print_json([r.model_dump() for r in rows])
         return
     if not rows:
-        err.print("no answered suggestions yet; try: draftsmith correct --interactive FILE")
+        err.print("no suggestions shown yet; try: draftsmith correct --interactive FILE")
         return
-    table = Table(*names, "answered", "accepted", "rate", "95% CI", "edited", box=None)
+    edits = any(r.edited for r in rows)
+    columns = [*names, "shown", "answered", "accepted", "rate [95% CI]", "of shown", *(["edited"] if edits else [])]
+    table = Table(*columns, box=None)
     for r in rows:
+        rate = "-" if r.rate is None else f"{r.rate:.0%} [{r.low:.0%}–{r.high:.0%}]"
         table.add_row(
             *r.key.values(),
+            "-" if r.shown is None else str(r.shown),
             str(r.answered),
             str(r.accepted),
-            f"{r.rate:.0%}",
-            f"{r.low:.0%}–{r.high:.0%}",
-            str(r.edited),
+            rate,
+            "-" if r.of_shown is None else f"{r.of_shown:.0%}",
+            *([str(r.edited)] if edits else []),
         )
     out.print(table)
+    if not any(r.answered for r in rows):
+        err.print("nothing answered yet: draftsmith feedback list shows the ids; answer with feedback accept|reject")
 
 
 @app.command("list")
@@ -131,20 +137,24 @@ def muted(json_out: bool = typer.Option(False, "--json", help="Print them as JSO
 def export(
     out_file: Path = typer.Option(None, "--out", "-o", help="Write here (default: stdout)."),
     as_eval: str = typer.Option(
-        None, "--as-eval", help="Write accepted pairs of this task (e.g. correct) as an eval/optimize data set."
+        None,
+        "--as-eval",
+        help="Write the texts you answered suggestions of this task (e.g. correct) about as an eval/optimize data "
+        "set: references are what you kept, 'feedback' holds your answers (for --metric acceptance).",
     ),
 ) -> None:
-    """Your answered suggestions as JSONL (or, with --as-eval, what you accepted as evaluation items)."""
+    """Your answered suggestions as JSONL (or, with --as-eval, as evaluation items with your answers)."""
     from draftsmith import feedback
 
     store = _store()
     if as_eval:
-        from draftsmith.feedback.pairs import eval_items
+        from draftsmith.feedback.pairs import decision_items
         from draftsmith.store.feedback import answered
 
-        lines = [json.dumps(item, ensure_ascii=False) for item in eval_items(answered(store, owner=None), as_eval)]
+        found = decision_items(answered(store, owner=None), as_eval)
+        lines = [json.dumps(item, ensure_ascii=False) for item in found]
         if not lines:
-            raise InputError(f"no accepted {as_eval} suggestions to export yet")
+            raise InputError(f"no answered {as_eval} suggestions to export yet")
     else:
         lines = list(feedback.export_lines(store))
     text = "".join(line + "\n" for line in lines)

@@ -15,6 +15,7 @@ from draftsmith.cli.common import (
     finish_stream,
     parse_vars,
     print_json,
+    record_shown,
     streamer,
     warn,
 )
@@ -105,6 +106,7 @@ def rewrite(
     a = assistant(model)
     text = _text(file, a)
     result = a.rewrite(text, style=style, lang=lang, seed=seed, candidates=candidates, on_text=streamer(not json_out))
+    _shown(result, text, category=style)
     _done(result, json_out)
 
 
@@ -122,7 +124,9 @@ def translate(
     check_language(to)
     glossary = parse_vars(term)
     a = assistant(model)
-    result = a.translate(_text(file, a), to=to, source=source, glossary=glossary, on_text=streamer(not json_out))
+    text = _text(file, a)
+    result = a.translate(text, to=to, source=source, glossary=glossary, on_text=streamer(not json_out))
+    _shown(result, text)
     _done(result, json_out)
 
 
@@ -156,6 +160,10 @@ def correct(
 
         review(text, result, file)
         return
+    if result.edits:  # ids for --json (and for draftsmith feedback list / accept / reject)
+        from draftsmith.feedback import issue
+
+        record_shown(lambda store: issue.correction(store, text, result))
     if in_place:
         if result.edits:
             write_atomic(file, result.text)
@@ -194,9 +202,11 @@ def continue_(
 ) -> None:
     """Continue a text in the same language and voice."""
     a = assistant(model)
+    text = _text(file, a)
     result = a.continue_text(
-        _text(file, a), words=words, lang=lang, temperature=temperature, seed=seed, on_text=streamer(not json_out)
+        text, words=words, lang=lang, temperature=temperature, seed=seed, on_text=streamer(not json_out)
     )
+    _shown(result, text)
     _done(result, json_out)
 
 
@@ -209,7 +219,10 @@ def summarize(
 ) -> None:
     """Summarise a text (long texts are condensed piece by piece first)."""
     a = assistant(model)
-    _done(a.summarize(_text(file, a), words=words, lang=lang, on_text=streamer(not json_out)), json_out)
+    text = _text(file, a)
+    result = a.summarize(text, words=words, lang=lang, on_text=streamer(not json_out))
+    _shown(result, text)
+    _done(result, json_out)
 
 
 def outline(
@@ -241,6 +254,13 @@ def title(
     else:
         for i, t in enumerate(result.titles, 1):
             typer.echo(f"{i}. {t}")
+
+
+def _shown(result, source: str, category: str | None = None) -> None:
+    """The whole result is one suggestion about ``source``: its id goes into ``--json`` (and feedback list)."""
+    from draftsmith.feedback import issue
+
+    record_shown(lambda store: issue.whole(store, result, source, category=category))
 
 
 def _done(result, json_out: bool) -> None:

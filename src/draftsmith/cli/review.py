@@ -34,22 +34,10 @@ def check_interactive(file: Path | None, *, json_out: bool, apply: bool, in_plac
         raise InputError("--interactive writes the accepted edits to FILE; leave out --json, --apply and --in-place")
 
 
-def detector_rules(text: str, language: str | None) -> dict[tuple[int, int], str]:
-    """Which detector rule flags each span of ``text`` (so an answer also counts for that rule)."""
-    from draftsmith.errors import DraftsmithError
-
-    try:
-        from draftsmith.checking import check_text
-
-        lang = language if language in ("en", "zh", "zh-tw") else None
-        return {(p.start, p.end): p.rule_id for p in check_text(text, lang)}
-    except (DraftsmithError, ImportError):
-        return {}
-
-
 def review(text: str, result: CorrectionResult, file: Path) -> list[Edit]:
     """Ask about each edit, record the answers, write the accepted ones to ``file``; returns them."""
     from draftsmith import feedback
+    from draftsmith.feedback import issue
     from draftsmith.feedback.personal import local_store
 
     edits = result.edits
@@ -57,7 +45,7 @@ def review(text: str, result: CorrectionResult, file: Path) -> list[Edit]:
         err.print("no corrections needed")
         return []
     store = local_store()
-    shown = feedback.from_edits(text, edits, result, rules=detector_rules(text, result.language))
+    shown = feedback.from_edits(text, edits, result, rules=issue.detector_rules(text, result.language))
     ids = feedback.shown(store, shown)
     accepted: list[Edit] = []
     answered = 0

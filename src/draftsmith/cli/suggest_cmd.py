@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from draftsmith.cli.common import JsonOpt, err, print_json
+from draftsmith.cli.common import JsonOpt, err, print_json, record_shown
 from draftsmith.cli.io import read_input
 
 app = typer.Typer(help="Suggestions: continuations at the cursor, and alternative words.", no_args_is_help=True)
@@ -76,6 +76,10 @@ def next_(
         lang=check_language(lang) if lang else None,
     )
     result = session.feed(text, cursor)
+    if result.suggestions:  # ids for --json (and for draftsmith feedback list / accept / reject)
+        from draftsmith.feedback import issue
+
+        record_shown(lambda store: issue.completions(store, text, result))
     if json_out:
         print_json(result)
         return
@@ -112,6 +116,10 @@ def words(
         profile=_profile(not no_profile),
         use_llm=not no_llm,
     )
+    if result.candidates:
+        from draftsmith.feedback import issue
+
+        record_shown(lambda store: issue.alternatives(store, result))
     if json_out:
         print_json(result)
         return

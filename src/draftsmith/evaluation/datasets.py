@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from draftsmith.errors import InputError
+from draftsmith.evaluation.acceptance import Decision
 
 TASKS = ("correct", "translate", "rewrite", "summarize", "write", "continue")
 
@@ -59,6 +60,7 @@ _KNOWN = {
     "instruction",
     "vars",
     "template",
+    "feedback",
 }
 
 OnError = Literal["stop", "skip"]
@@ -81,6 +83,8 @@ class Item(BaseModel):
     instruction: str | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
     template: str | None = None
+    # a user's recorded answers about this source (metric ``acceptance``; see evaluation/acceptance.py)
+    feedback: list[Decision] = Field(default_factory=list)
 
 
 @dataclass
@@ -128,6 +132,15 @@ def parse_item(data: Any, task: str, line: int) -> Item:
     item_id = data.get("id", line)
     if not isinstance(item_id, str | int) or isinstance(item_id, bool):
         raise InputError(f"{where}: 'id' must be a string or an integer")
+    answers = data.get("feedback") or []
+    try:
+        decisions = [Decision.model_validate(a) for a in answers] if isinstance(answers, list) else None
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        at = ".".join(str(x) for x in problem["loc"]) or "answer"
+        raise InputError(f"{where}: a 'feedback' answer is malformed ({at}: {problem['msg']})") from None
+    if decisions is None:
+        raise InputError(f"{where}: 'feedback' must be a list of answers (start, end, shown, kept, accepted)")
     return Item(
         id=str(item_id),
         line=line,
@@ -143,6 +156,7 @@ def parse_item(data: Any, task: str, line: int) -> Item:
         instruction=data.get("instruction"),
         vars=data.get("vars") or {},
         template=data.get("template"),
+        feedback=decisions,
     )
 
 

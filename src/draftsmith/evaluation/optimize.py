@@ -12,6 +12,11 @@
    bootstrap interval; the winner is written as a new version of the template file (``prompts.history``) only if
    it beats the base there (with ``require_significant``, only if the whole 95% interval is above 0).
 
+The ``acceptance`` metric scores a variant's outputs by their agreement with a user's recorded answers
+(``evaluation/acceptance.py``): items made from ``draftsmith feedback`` records, each with the accepted and
+rejected suggestions shown about its text. A variant was never shown to anyone, so this is the offline stand-in
+for its acceptance rate, not a measurement of it.
+
 The budget counts model calls of the search (variant scoring and proposals); the held-out check is extra and
 reported on its own. Variants are scored as user templates named ``<name>-opt<k>`` in the user template folder
 (operations find templates by name); they are removed when the optimiser ends, whatever happens.
@@ -56,6 +61,8 @@ from draftsmith.prompts.template import SUFFIX
 from draftsmith.store.runs import ItemRecord
 
 Log = Callable[[str], None]
+# Metrics computed per item (by a model, or from the item's recorded answers) and averaged over items.
+PER_ITEM = ("judge", "perplexity", "acceptance")
 
 
 class BudgetExhausted(BaseException):
@@ -182,7 +189,7 @@ class _Scorer:
                 template=self.files[key],
                 tokenize=self.cfg.tokenize,
                 lang=self.plan.lang,
-                metrics=[self.cfg.metric] if self.cfg.metric in ("judge", "perplexity") else None,
+                metrics=[self.cfg.metric] if self.cfg.metric in PER_ITEM else None,
             )
             evaluator = Evaluator(self.model, eval_cfg, self.plan)
             got: list[ItemRecord] = []
@@ -197,8 +204,8 @@ class _Scorer:
 
 def metric_value(task: str, metric: str, plan: Plan, records: Sequence[ItemRecord]) -> float:
     """The optimised figure over records: a corpus metric, or the mean of a per-item one."""
-    if metric in ("judge", "perplexity"):
-        name = "judge_mean" if metric == "judge" else "perplexity"
+    if metric in PER_ITEM:
+        name = _bootstrap_name(metric)
         values = [r.scores[name] for r in records if name in r.scores]
         return sum(values) / len(values) if values else float("nan")
     refs = [r.references for r in records] if all(r.references for r in records) else None
@@ -266,7 +273,7 @@ def optimize(
             f"train, dev and held-out items must be disjoint (shared ids: {', '.join(sorted(shared)[:3])})"
         )
     cfg = cfg.model_copy(update={"metric": ALIASES.get(cfg.metric, cfg.metric)})
-    metric_arg = [cfg.metric] if cfg.metric in ("judge", "perplexity") else [_corpus_name(cfg.metric)]
+    metric_arg = [cfg.metric] if cfg.metric in PER_ITEM else [_corpus_name(cfg.metric)]
     plan = plan_metrics(EvalConfig(task=task, metrics=metric_arg, tokenize=cfg.tokenize, lang=cfg.lang), dev)
     base_text, _ = history._live_text(name)
     journal = AnswerJournal(journal_path(name, model.name, base_text))

@@ -21,8 +21,10 @@ EXTRA_METRICS: dict[str, tuple[str, ...]] = {
     "perplexity": ("correct", "translate", "rewrite", "summarize", "write", "continue"),
     "errant": ("correct",),
     "style": ("rewrite", "write", "continue"),
+    # agreement with a user's recorded answers about each item (evaluation/acceptance.py)
+    "acceptance": ("correct", "translate", "rewrite", "summarize", "continue"),
 }
-PER_ITEM_MEANS = ("judge_", "perplexity", "style_adherence")  # aggregated as the mean over items
+PER_ITEM_MEANS = ("judge_", "perplexity", "style_adherence", "acceptance")  # aggregated as the mean over items
 TOKENIZERS = ("ptb",)
 
 
@@ -77,6 +79,9 @@ def plan_metrics(cfg: EvalConfig, items: Sequence[Item]) -> Plan:
             _require(items, lambda i: bool(i.references), name, '"references": [...] (or "reference")', fitting)
         if name == "errant":
             _require(items, lambda i: bool(i.m2), name, '"m2": "S …\\nA …" (an M2 block)', fitting)
+        if name == "acceptance":
+            need = '"feedback": [...] (recorded answers: draftsmith feedback export --as-eval TASK)'
+            _require(items, lambda i: bool(i.feedback), name, need, fitting)
         if name == "style" and not cfg.style:
             _require(items, lambda i: bool(i.style), name, '"style" (or --style)', fitting)
     if cfg.tokenize is not None and cfg.tokenize not in TOKENIZERS:

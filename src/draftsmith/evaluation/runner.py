@@ -190,6 +190,12 @@ class Evaluator:
             value = perplexity(self.scorer, item.source if self.cfg.task == "continue" else "", output)
             if value is not None:
                 out["perplexity"] = value
+        if "acceptance" in self.plan.extras and item.feedback:
+            from draftsmith.evaluation.acceptance import agreement
+
+            value = agreement(item.source, output, item.feedback, self.plan.lang)
+            if value is not None:
+                out["acceptance"] = value
         if "style" in self.plan.extras:
             from draftsmith.evaluation.judge import style_adherence
 

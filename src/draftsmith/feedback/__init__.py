@@ -2,7 +2,9 @@
 
 The shells (CLI, server) call ``shown(...)`` with what they are about to show a user (built from an operation's
 typed result with ``from_edits``, ``from_problems`` or ``from_result``) and get one id per item; the user's
-answers come back through ``record(id, event)``. Operations know nothing of this.
+answers come back through ``record(id, event)``. Operations know nothing of this. ``feedback.issue`` does it for
+the typed results of check, correct, rewrite and the other whole-text operations, and suggest (one insert per
+response), writing the ids into the results.
 
 - ``stats`` — acceptance per operation, template, version, model, category, rule or language, with 95% Wilson
   intervals (``feedback.rates``);
@@ -74,10 +76,12 @@ def record(
 
 
 def stats(store: Store, by: str | Sequence[str] | None = None, *, owner: str | None = None) -> list:
-    from draftsmith.feedback.rates import rates
-    from draftsmith.store.feedback import answered
+    """Acceptance per group (``feedback.rates``), with how many suggestions of each group were shown."""
+    from draftsmith.feedback.rates import parse_by, rates
+    from draftsmith.store.feedback import answered, shown_counts
 
-    return rates(answered(store, owner=owner), by)
+    names = parse_by(by)
+    return rates(answered(store, owner=owner), names, shown_counts(store, owner=owner, by=names))
 
 
 def export_lines(store: Store, *, owner: str | None = None) -> Iterator[str]:

@@ -11,6 +11,7 @@ accepted continuation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -118,9 +119,69 @@ def sft_examples(suggestions: Sequence[Suggestion]) -> list:
 def eval_items(suggestions: Sequence[Suggestion], task: str = "correct") -> list[dict]:
     """Evaluation items (``source``, ``references``, ``category``) of one task: what the user accepted becomes the
     reference, so ``draftsmith optimize TASK --data FILE`` tunes a template toward it (and draws few-shots from it)."""
-    return [
-        {"id": p.origin, "source": p.input, "references": [p.output], "category": p.category or "all"}
-        | ({"lang": p.lang} if p.lang else {})
-        for p in pairs(suggestions)
-        if p.task == task
-    ]
+    items: list[dict] = []
+    seen: set[str] = set()
+    for p in pairs(suggestions):
+        if p.task != task:
+            continue
+        item_id, n = p.origin, 1
+        while item_id in seen:  # passages of one batch share its origin; ids must be unique in a data set
+            n += 1
+            item_id = f"{p.origin}-{n}"
+        seen.add(item_id)
+        item = {"id": item_id, "source": p.input, "references": [p.output], "category": p.category or "all"}
+        items.append(item | ({"lang": p.lang} if p.lang else {}))
+    return items
+
+
+def decision_items(suggestions: Sequence[Suggestion], task: str = "correct") -> list[dict]:
+    """Evaluation items of one task carrying every answer the user gave (``"feedback"``, see
+    ``evaluation/acceptance.py``): one item per passage shown with edits, or per text given whole-text
+    suggestions. The reference is what the user ended with where that is known: the passage with the accepted
+    edits (the passage itself when every edit was rejected), or each accepted text."""
+    groups: dict[tuple[str, str], list[Suggestion]] = {}
+    for s in suggestions:
+        if TASKS.get(s.operation) != task or s.decision is None:
+            continue
+        whole = _whole(s) or s.operation in CONTINUATIONS
+        if whole and _cut(s):
+            continue
+        key = ("whole", s.context) if whole else (s.batch or s.id, s.context)
+        groups.setdefault(key, []).append(s)
+    items = []
+    for (kind, context), answers in groups.items():
+        if kind != "whole":
+            answers.sort(key=lambda s: (s.start, s.end))
+        first = answers[0]
+        decisions: list[dict[str, Any]] = []
+        for s in answers:
+            edited = s.final_text if s.edited else None
+            span = {} if kind == "whole" else {"start": s.start, "end": s.end}
+            decisions.append({**span, "shown": s.suggestion, "kept": edited, "accepted": s.decision == "accept"})
+        if kind == "whole":
+            references = [d["kept"] or d["shown"] for d in decisions if d["accepted"]]
+        else:
+            references = [_apply_accepted(context, answers)]
+        item: dict = {"id": f"feedback:{first.id}", "source": context, "feedback": decisions}
+        if references:
+            item["references"] = list(dict.fromkeys(references))
+        if first.language and first.language not in ("auto", "-"):
+            item["tgt_lang" if task == "translate" else "lang"] = first.language
+        if task == "rewrite" and first.category:
+            item["style"] = first.category  # a rewrite's style is recorded as its category
+        if task == "continue":
+            item["words"] = max(1, max(len(d["shown"].split()) for d in decisions))
+        items.append(item)
+    return items
+
+
+def _apply_accepted(context: str, answers: Sequence[Suggestion]) -> str:
+    """``context`` with the accepted edits among ``answers`` applied (an overlapping later one is left out)."""
+    text, last = [], 0
+    for e in sorted((a for a in answers if a.decision == "accept"), key=lambda a: (a.start, a.end)):
+        if e.start < last:
+            continue
+        text += [context[last : e.start], e.final_text if e.edited and e.final_text is not None else e.suggestion]
+        last = e.end
+    text.append(context[last:])
+    return "".join(text)

@@ -1,8 +1,10 @@
 """Acceptance rates with Wilson score intervals, grouped by what made the suggestion.
 
-Only answered suggestions count: the rate is accepted ÷ (accepted + rejected), where an edit made after
-accepting still counts as accepted (and is counted again under ``edited``). Suggestions shown but never
-answered are left out, because a command line lists many problems nobody is asked about.
+The rate is accepted ÷ answered (accepted + rejected), where an edit made after accepting still counts as
+accepted (and is counted again under ``edited``); its 95% interval is Wilson's. Suggestions shown but never
+answered do not enter it (a checker lists many problems nobody is asked about), but they are counted: ``shown``
+is every suggestion of the group shown to the user (answered or not, unanswered ones kept 30 days), and
+``of_shown`` = accepted ÷ shown, the figure editor telemetry usually calls the acceptance rate.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ class Rate(BaseModel):
     accepted: int
     rejected: int
     edited: int
-    rate: float
+    rate: float | None  # accepted ÷ answered; None while nothing of the group was answered
     low: float
     high: float
+    shown: int | None = None  # every suggestion of the group shown (None when not counted)
+    of_shown: float | None = None  # accepted ÷ shown
 
 
 def wilson(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
@@ -55,25 +59,40 @@ def parse_by(by: str | Sequence[str] | None) -> list[str]:
     return names
 
 
-def value_of(s: Suggestion, dimension: str) -> str:
+def value_of(s: Suggestion | dict, dimension: str) -> str:
+    """The group a suggestion (or a row of ``store.feedback.shown_counts``) falls in, for one dimension."""
+    get = s.get if isinstance(s, dict) else lambda name: getattr(s, name, None)
     if dimension == "version":
-        return f"{s.template or '-'}@{s.template_version or '-'}"
+        return f"{get('template') or '-'}@{get('template_version') or '-'}"
     if dimension == "rule":
-        return s.rule_id or "-"
-    return getattr(s, dimension) or "-"
+        return get("rule_id") or "-"
+    return get(dimension) or "-"
 
 
-def rates(suggestions: Sequence[Suggestion], by: str | Sequence[str] | None = None) -> list[Rate]:
-    """Acceptance per group, most answered first."""
+def rates(
+    suggestions: Sequence[Suggestion],
+    by: str | Sequence[str] | None = None,
+    shown: Sequence[tuple[dict, int]] | None = None,
+) -> list[Rate]:
+    """Acceptance per group, most answered first. ``shown`` (``store.feedback.shown_counts`` for the same
+    grouping) adds the denominator, and the groups shown but not answered yet."""
     names = parse_by(by)
     groups: dict[tuple[str, ...], list[Suggestion]] = {}
     for s in suggestions:
         if s.decision is not None:
             groups.setdefault(tuple(value_of(s, n) for n in names), []).append(s)
+    counts: dict[tuple[str, ...], int] | None = None
+    if shown is not None:
+        counts = {}
+        for row, n in shown:
+            key = tuple(value_of(row, name) for name in names)
+            counts[key] = counts.get(key, 0) + n
+            groups.setdefault(key, [])
     out = []
     for key, items in groups.items():
         accepted = sum(s.decision == "accept" for s in items)
         low, high = wilson(accepted, len(items))
+        seen = None if counts is None else max(counts.get(key, 0), len(items))
         out.append(
             Rate(
                 key=dict(zip(names, key, strict=True)),
@@ -81,12 +100,14 @@ def rates(suggestions: Sequence[Suggestion], by: str | Sequence[str] | None = No
                 accepted=accepted,
                 rejected=len(items) - accepted,
                 edited=sum(s.edited for s in items),
-                rate=accepted / len(items),
+                rate=accepted / len(items) if items else None,
                 low=low,
                 high=high,
+                shown=seen,
+                of_shown=accepted / seen if seen else None,
             )
         )
-    return sorted(out, key=lambda r: (-r.answered, tuple(r.key.values())))
+    return sorted(out, key=lambda r: (-r.answered, -(r.shown or 0), tuple(r.key.values())))
 
 
 def acceptance(suggestions: Sequence[Suggestion]) -> float | None:

@@ -1,10 +1,13 @@
 """``/v1/feedback``: the caller's answers to what they were shown, and what is learned from them.
 
-A client (the web editor, an editor plugin) registers what it shows with ``POST /v1/feedback/shown`` and gets one
-opaque id per item; the user's answer is ``POST /v1/feedback`` with the id and ``accept``, ``reject`` or
-``edited_after_accept`` (with the final text). ``GET /v1/feedback/stats`` gives acceptance rates with 95% Wilson
-intervals, ``GET /v1/feedback/muted`` the rules muted and words accepted for the caller (``/api/correct`` applies
-them), ``GET /v1/feedback/export`` the caller's records as JSONL, ``DELETE /v1/feedback`` deletes them all.
+The answers of ``/api/check``, ``/api/correct``, ``/api/rewrite|translate|summarize|continue`` and
+``/api/suggest/next|words`` already carry a ``suggestion_id`` per suggestion (recorded as shown to the caller); a
+client showing suggestions of its own registers them with ``POST /v1/feedback/shown`` and gets one opaque id per
+item. The user's answer is ``POST /v1/feedback`` with the id and ``accept``, ``reject`` or
+``edited_after_accept`` (with the final text); the web editor sends it for Tab/Esc, fixes, "Ignore" and chips.
+``GET /v1/feedback/stats`` gives acceptance rates with 95% Wilson intervals (and how much was shown),
+``GET /v1/feedback/muted`` the rules muted and words accepted for the caller (``/api/correct`` and ``/api/check``
+apply them), ``GET /v1/feedback/export`` the caller's records as JSONL, ``DELETE /v1/feedback`` deletes them all.
 
 Everything is the caller's own: another user's suggestion id answers 404 exactly like an id that does not
 exist, and nothing is recorded. Without keys (a single-user server) the caller is the local user.
@@ -115,8 +118,10 @@ def stats(
     by: str = Query("operation", max_length=200, description=f"comma-separated: {', '.join(DIMENSIONS)}"),
     f: Feedback = Depends(),
 ) -> Any:
-    """Acceptance rates of the caller's answered suggestions, with 95% Wilson intervals."""
-    return rates(fb.answered(f.store, owner=f.owner), parse_by(by))
+    """Acceptance rates of the caller's answered suggestions, with 95% Wilson intervals, and how many of each
+    group were shown (``shown``; ``of_shown`` = accepted ÷ shown)."""
+    names = parse_by(by)
+    return rates(fb.answered(f.store, owner=f.owner), names, fb.shown_counts(f.store, owner=f.owner, by=names))
 
 
 @router.get("/muted", response_model=Personal)

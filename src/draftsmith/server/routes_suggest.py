@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from draftsmith.feedback import issue
 from draftsmith.models.base import Chunk, GenParams, Model
 from draftsmith.server.auth import Principal, check_budget, record_tokens
 from draftsmith.server.guards import Guards
@@ -170,6 +171,7 @@ async def suggest_next(body: SuggestNextRequest, ctx: Context = Depends()) -> An
         result = session.auto.feed(body.text, body.cursor)
         guards.finish(" ".join(s.text for s in result.suggestions))
         record_tokens(ctx.request, ctx.principal, ctx.store, result.usage.total_tokens)
+        issue.completions(ctx.store, body.text, result, owner=ctx.principal.user_id)  # ids for Tab / Esc
         return result
 
     return await run_operation(ctx.request, ctx.gate, work)
@@ -193,6 +195,8 @@ async def suggest_words(body: SuggestWordsRequest, ctx: Context = Depends()) -> 
     model = guards.model(ctx.model)
 
     def work(on_text: Callable[[str], None]) -> WordsResult:
-        return find(model, body.phrase, body.context, lang=body.lang, n=body.n, use_llm=body.use_llm)
+        result = find(model, body.phrase, body.context, lang=body.lang, n=body.n, use_llm=body.use_llm)
+        issue.alternatives(ctx.store, result, owner=ctx.principal.user_id)
+        return result
 
     return await run_operation(ctx.request, ctx.gate, work)

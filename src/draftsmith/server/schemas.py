@@ -81,8 +81,9 @@ class _Request(BaseModel):
 class _OpRequest(_Request):
     redact_pii: bool = Field(
         False,
-        description="mask e-mails, phone numbers, card numbers, IBANs, IP addresses and ID numbers before the "
-        "model sees them; the answer has them back (the server may have it on for every request)",
+        description="mask e-mails, phone numbers, card numbers, IBANs, IP addresses, ID numbers and (unless the "
+        "server turned it off) names of people before the model sees them; the answer has them back (the server "
+        "may have it on for every request)",
     )
 
 

@@ -11,6 +11,8 @@ Texts are bounded: the passage shown (``context``) keeps at most ``MAX_CONTEXT``
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -27,6 +29,7 @@ MAX_FRAGMENT = 4000
 MAX_FINAL = 8000
 EVENTS: tuple[str, ...] = ("accept", "reject", "edited_after_accept")
 UNANSWERED_DAYS = 30  # suggestions nobody answered are dropped after this long (see ``add_suggestions``)
+REUSE_HOURS = 24  # an unanswered suggestion shown again unchanged within this long keeps its id (``reuse``)
 
 suggestions = sa.Table(
     "feedback_suggestions",
@@ -48,6 +51,8 @@ suggestions = sa.Table(
     sa.Column("suggestion", sa.Text, nullable=False),
     sa.Column("shown_at", sa.Float, nullable=False),
     sa.Column("answered", sa.Boolean, nullable=False, server_default=sa.false()),
+    # what identifies a suggestion shown again unchanged (``add_suggestions(reuse=True)``): a hash of its row
+    sa.Column("fingerprint", sa.String(40), nullable=True, index=True),
 )
 
 events = sa.Table(
@@ -67,7 +72,16 @@ def m0001_suggestions_and_events(conn: Connection) -> None:
     events.create(conn, checkfirst=True)
 
 
-MIGRATIONS = [m0001_suggestions_and_events]
+def m0002_fingerprints(conn: Connection) -> None:
+    from draftsmith.store.db import add_column
+
+    add_column(conn, "feedback_suggestions", sa.Column("fingerprint", sa.String(40), nullable=True))
+    for index in suggestions.indexes:
+        if index.name == "ix_feedback_suggestions_fingerprint":
+            index.create(conn, checkfirst=True)
+
+
+MIGRATIONS = [m0001_suggestions_and_events, m0002_fingerprints]
 
 
 class SuggestionNotFound(InputError):
@@ -158,12 +172,17 @@ def _bounded(shown: Shown) -> dict:
     }
 
 
-def add_suggestions(store: Store, shown: Sequence[Shown], *, owner: str | None) -> list[str]:
-    """Store what was shown (one batch) and return one new id per item, in order. Also drops this owner's
-    suggestions that were never answered within ``UNANSWERED_DAYS``, so showing alone never grows the store."""
+def add_suggestions(store: Store, shown: Sequence[Shown], *, owner: str | None, reuse: bool = False) -> list[str]:
+    """Store what was shown (one batch, one insert) and return one id per item, in order. With ``reuse``, an item
+    identical to one of the owner's unanswered suggestions shown within ``REUSE_HOURS`` keeps that id instead
+    (a checker re-run on unchanged text shows the same problems again: one suggestion, not one per run).
+    Also drops this owner's suggestions never answered within ``UNANSWERED_DAYS``, so showing alone never grows
+    the store."""
     now = time.time()
     batch = uuid.uuid4().hex
-    ids = [uuid.uuid4().hex for _ in shown]
+    rows = [_bounded(s) for s in shown]
+    prints = [_fingerprint(r) for r in rows]
+    ids: list[str | None] = [None] * len(rows)
     with store.write() as conn:
         conn.execute(
             suggestions.delete().where(
@@ -172,15 +191,72 @@ def add_suggestions(store: Store, shown: Sequence[Shown], *, owner: str | None) 
                 suggestions.c.shown_at < now - UNANSWERED_DAYS * 86400,
             )
         )
-        if ids:
+        if reuse and rows:
+            free: dict[str, list[str]] = {}
+            for start in range(0, len(prints), 500):
+                found = conn.execute(
+                    sa.select(suggestions.c.id, suggestions.c.fingerprint)
+                    .where(
+                        _owned(suggestions.c.owner, owner),
+                        suggestions.c.answered.is_(False),
+                        suggestions.c.shown_at >= now - REUSE_HOURS * 3600,
+                        suggestions.c.fingerprint.in_(set(prints[start : start + 500])),
+                    )
+                    .order_by(suggestions.c.shown_at, suggestions.c.id)
+                )
+                for row in found:
+                    free.setdefault(row.fingerprint, []).append(row.id)
+            for n, fingerprint in enumerate(prints):  # each stored suggestion answers for one shown item
+                if free.get(fingerprint):
+                    ids[n] = free[fingerprint].pop(0)
+        new = [n for n, i in enumerate(ids) if i is None]
+        for n in new:
+            ids[n] = uuid.uuid4().hex
+        if new:
             conn.execute(
                 suggestions.insert(),
                 [
-                    {"id": i, "owner": owner, "batch": batch, "shown_at": now, "answered": False, **_bounded(s)}
-                    for i, s in zip(ids, shown, strict=True)
+                    {
+                        "id": ids[n],
+                        "owner": owner,
+                        "batch": batch,
+                        "shown_at": now,
+                        "answered": False,
+                        "fingerprint": prints[n],
+                        **rows[n],
+                    }
+                    for n in new
                 ],
             )
-    return ids
+    return [i for i in ids if i is not None]
+
+
+def _fingerprint(row: dict) -> str:
+    """What makes two shown suggestions the same one: everything but when and in which batch."""
+    return hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
+
+
+# ``feedback stats`` dimensions → the columns they group by
+GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "operation": ("operation",),
+    "template": ("template",),
+    "version": ("template", "template_version"),
+    "model": ("model",),
+    "category": ("category",),
+    "rule": ("rule_id",),
+    "language": ("language",),
+}
+
+
+def shown_counts(store: Store, *, owner: str | None, by: Sequence[str]) -> list[tuple[dict[str, str | None], int]]:
+    """How many suggestions the owner was shown (answered or not), grouped by the ``GROUP_COLUMNS`` of ``by``:
+    the denominator of what was accepted. Unanswered ones are kept ``UNANSWERED_DAYS``, so the counts cover
+    at least that long."""
+    names = list(dict.fromkeys(c for dim in by for c in GROUP_COLUMNS[dim]))
+    columns = [suggestions.c[n] for n in names]
+    query = sa.select(*columns, sa.func.count().label("n")).where(_owned(suggestions.c.owner, owner)).group_by(*columns)
+    with store.read() as conn:
+        return [({n: row._mapping[n] for n in names}, int(row.n)) for row in conn.execute(query)]
 
 
 def record_event(

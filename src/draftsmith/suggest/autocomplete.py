@@ -43,6 +43,7 @@ class Suggestion(BaseModel):
     text: str
     source: Literal["model", "profile"] = "model"
     score: float = 0.0  # higher is better; profile bonuses included
+    suggestion_id: str | None = None  # set by the shell that shows it: answer with POST /v1/feedback
 
 
 class SuggestResult(BaseModel):

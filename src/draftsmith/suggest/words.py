@@ -45,6 +45,7 @@ class WordCandidate(BaseModel):
     logprob: float
     tokens: int
     sense: str | None = None  # the WordNet sense it came from
+    suggestion_id: str | None = None  # set by the shell that shows it: answer with POST /v1/feedback
 
 
 class WordsResult(BaseModel):

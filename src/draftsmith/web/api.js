@@ -75,6 +75,16 @@ export async function request(method, path, body, { signal } = {}) {
   return response.json();
 }
 
+/** Tells the server what the user did with a suggestion it showed (the ``suggestion_id`` of an edit, a problem,
+ * a completion or a whole result): "accept", "reject", or "edited_after_accept" with the text kept. Best effort:
+ * a failure never disturbs the editor. */
+export function sendFeedback(suggestionId, event, finalText) {
+  if (!suggestionId) return Promise.resolve(null);
+  const body = { suggestion_id: suggestionId, event };
+  if (finalText !== undefined) body.final_text = finalText;
+  return request("POST", "/v1/feedback", body).catch(() => null);
+}
+
 /** POST ``body`` with ``stream: true``; calls ``onToken(delta)`` for each token event and resolves to
  * the result of the ``done`` event. Aborting ``signal`` closes the connection, which stops the model. */
 export async function stream(path, body, { onToken, signal }) {

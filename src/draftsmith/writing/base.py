@@ -34,6 +34,9 @@ class Result(BaseModel):
     timings: Timings = Field(default_factory=Timings)
     segments: int = 1
     warnings: list[str] = Field(default_factory=list)
+    # The whole text as one suggestion (a rewrite, translation, summary, continuation): its feedback id, set by
+    # the shell that shows it (answer with POST /v1/feedback or draftsmith feedback accept|reject).
+    suggestion_id: str | None = None
 
 
 class Tally:

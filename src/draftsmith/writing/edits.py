@@ -56,6 +56,7 @@ class Edit(BaseModel):
     replacement: str
     category: Category
     reason: str
+    suggestion_id: str | None = None  # set by the shell that shows it: answer with POST /v1/feedback
 
 
 def tokenize(text: str) -> list[tuple[int, int]]:
