@@ -49,6 +49,7 @@ from security.probes import (  # noqa: E402  # noqa: E402
     consumption,
     cross_user,
     files,
+    fuzz,
     leaks,
     provision,
     rendering,
@@ -208,6 +209,8 @@ def main() -> None:
         run("9 templates: over HTTP", lambda: ssti.ssti_over_http(main, data_dir), results, verbose)
         run("9 templates: GGUF", ssti.gguf_chat_template_is_sandboxed, results, verbose)
         run("10 supply chain", lambda: supply_chain.no_unsafe_deserialisation(ROOT / "src"), results, verbose)
+        fuzz_key = provision(store).alice  # a user of its own: what the fuzzer makes is nobody else's business
+        run("12 openapi fuzz", lambda: fuzz.fuzz_openapi(main, fuzz_key, max_examples=25), results, verbose)
         # Last: these read the logs of everything above.
         run("3 secrets", lambda: leaks.secrets_stay_secret(main, relay), results, verbose)
         run("3 secrets: settings", leaks.secrets_in_settings, results, verbose)

@@ -16,6 +16,7 @@ from draftsmith import __version__
 from draftsmith.config import Settings, load_settings
 from draftsmith.models.base import Model
 from draftsmith.safety.content import load_policy
+from draftsmith.safety.names import warm_up as warm_up_names
 from draftsmith.safety.secrets import remember, scrub_secrets, url_password
 from draftsmith.server import (
     routes_check,
@@ -33,7 +34,7 @@ from draftsmith.server import (
 from draftsmith.server.auth import current_user, metrics_access
 from draftsmith.server.errors import BodyLimit, install_error_handlers
 from draftsmith.server.guards import StreamLimit
-from draftsmith.server.logs import AccessLog, install_secret_filter
+from draftsmith.server.logs import AccessLog, install_secret_filter, quiet_body_loggers
 from draftsmith.server.metrics import Metrics, MetricsMiddleware
 from draftsmith.server.runner import ModelGate
 from draftsmith.server.schemas import Health, Ready, error_responses
@@ -78,10 +79,13 @@ def create_app(
         url_password(settings.model.removeprefix("openai:")),
     )
     install_secret_filter("draftsmith.server", "draftsmith.access")
+    quiet_body_loggers()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         slot.start()
+        if config.redact_pii and config.redact_names:
+            warm_up_names()
         try:
             yield
         finally:
@@ -113,16 +117,20 @@ def create_app(
     app.add_middleware(AccessLog)  # every answer gets a request id and one log line
     routes_web.install(app)  # the editor at /, /static, /docs; security headers on every answer (outermost)
     keyed = [Depends(current_user)]  # every /api and /v1 route; FastAPI runs it once per request
-    app.include_router(routes_ops.router, dependencies=keyed)
-    app.include_router(routes_documents.router, dependencies=keyed)
-    app.include_router(routes_feedback.router, dependencies=keyed)
-    app.include_router(routes_openai.router, dependencies=keyed)
-    app.include_router(routes_check.router, dependencies=keyed)
-    app.include_router(routes_suggest.router, dependencies=keyed)
-    app.include_router(routes_kb.router, dependencies=keyed)
-    app.include_router(routes_kg.router, dependencies=keyed)
-    app.include_router(routes_style.router, dependencies=keyed)
-    app.include_router(routes_eval.router, dependencies=keyed)
+    refusals = error_responses(401, 403, 429)  # what current_user answers, declared on every keyed route
+    for routes in (
+        routes_ops,
+        routes_documents,
+        routes_feedback,
+        routes_openai,
+        routes_check,
+        routes_suggest,
+        routes_kb,
+        routes_kg,
+        routes_style,
+        routes_eval,
+    ):
+        app.include_router(routes.router, dependencies=keyed, responses=refusals)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Any:

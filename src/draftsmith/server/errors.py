@@ -65,6 +65,9 @@ _BY_CLASS: list[tuple[type[DraftsmithError], int, str]] = [
     (ConfigError, 500, "config_error"),
 ]
 _HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large", 400: "bad_request"}
+# FastAPI's 400 for a JSON body it cannot even decode (bytes that are not UTF-8); a syntax error is already a 422.
+_UNPARSED_BODY = "There was an error parsing the body"
+_UNPARSED_MESSAGE = "the body is not JSON in UTF-8"
 
 
 def as_api_error(exc: BaseException) -> ApiError:
@@ -102,6 +105,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:  # e.g. not UTF-8: a 422 like bad JSON
+            return validation_error([{"loc": ["body"], "msg": _UNPARSED_MESSAGE, "type": "json_invalid"}]).response()
         if exc.status_code == 404 and exc.detail == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}; see /docs for the API"
         elif exc.status_code == 405:

@@ -33,6 +33,7 @@ from draftsmith.server.schemas import (
     ModelCard,
     ModelList,
     error_responses,
+    event_stream,
 )
 from draftsmith.server.state import ServerConfig, get_model, get_store
 from draftsmith.store.db import Store
@@ -54,7 +55,9 @@ async def models(request: Request) -> Any:
     responses={
         200: {
             "description": "A chat completion; with `stream: true`, Server-Sent Events of chunks ending in [DONE]",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": event_stream(
+                "message", data="a chat.completion.chunk as JSON, or an error object as JSON; then [DONE]"
+            ),
         },
         **error_responses(400, 401, 403, 413, 422, 429, 502, 503),
     },
