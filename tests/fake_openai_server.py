@@ -3,6 +3,7 @@
 Each request takes the next behaviour from ``script`` (``"ok"`` once it is empty):
 
 - ``ok``: a normal answer (SSE when the request asks to stream).
+- ``echo``: the last message's text as the answer, streamed a word (or punctuation mark) per event.
 - ``no_usage``: a stream without the usage chunk.
 - ``malformed``: a broken JSON line in a stream, or a broken JSON body.
 - ``die``: a stream that sends two tokens, then the connection drops mid-body.
@@ -133,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict[str, Any], behaviour: str) -> None:
         tokens = JSON_TOKENS if body.get("response_format") else TOKENS
+        if behaviour == "echo":
+            tokens = tokenize(str(body["messages"][-1]["content"]))
         if not body.get("stream"):
             if behaviour == "malformed":
                 self._raw(200, b'{"choices": [ {"message": oops', "application/json")

@@ -1,9 +1,12 @@
-"""PII detection with valid and invalid checksums, reversible masking, streaming restore, and the
-server's redact_pii round trip: the (recording) fake model never sees a raw value, the caller gets them back."""
+"""PII detection with valid and invalid checksums, names of people (English and Chinese, with a small precision and
+recall check), reversible masking, streaming restore, and the server's redact_pii round trip: the (recording)
+fake model and a recording fake OpenAI-compatible upstream never see a raw value, the caller gets them back, and
+the log holds none."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +14,7 @@ from fastapi.testclient import TestClient
 from draftsmith.config import Settings
 from draftsmith.models.base import Chunk, GenParams, Message, Usage
 from draftsmith.models.fake import FakeModel
+from draftsmith.models.openai_compat import OpenAICompatModel
 from draftsmith.safety.pii import (
     RedactingModel,
     Redactor,
@@ -22,6 +26,7 @@ from draftsmith.safety.pii import (
     scrub,
 )
 from draftsmith.server import ServerConfig, create_app
+from fake_openai_server import FakeOpenAI
 
 SETTINGS = Settings(model="fake", prefix_cache=False)
 
@@ -109,8 +114,9 @@ def test_mask_is_reversible_and_consistent():
     assert "ana@example.org" not in masked and "13812345678" not in masked and "4111111111111111" not in masked
     assert masked.count("[EMAIL_1]") == 2  # the same value, the same placeholder
     assert "[PHONE_1]" in masked and "[PHONE_2]" in masked and "[ID_1]" in masked and "[CARD_1]" in masked
+    assert "[PERSON_1]的手机" in masked  # 张伟
     assert redactor.unmask(masked) == TEXT
-    assert redactor.masked == 5
+    assert redactor.masked == 6
 
 
 def test_unmask_tolerates_what_models_do_to_placeholders():
@@ -193,10 +199,138 @@ def test_redacting_model_restores_a_placeholder_streamed_char_by_char():
     assert all("[" not in c.text for c in chunks)
 
 
+# -- names of people ------------------------------------------------------------------------------------------
+# Hand-written check sentences with the names a reader would mask. Three rounds: the first two were used to tune
+# the filters, the last (the final five of each list) was written before its first run. Known misses and false
+# alarms are kept on purpose: the floors below are what the small models deliver, not what we wish.
+
+EN_NAMES = [
+    ("Dr. Jane Smith reviewed the draft on Monday.", {"Jane Smith"}),
+    ("Please send the contract to Robert Chen before Friday.", {"Robert Chen"}),
+    ("We thanked Angela Merkel and Barack Obama for their support.", {"Angela Merkel", "Barack Obama"}),
+    ("Mr. John O'Brien met Prof. Li Wei at NASA headquarters.", {"John O'Brien", "Li Wei"}),
+    ("Please ask María García-López about the invoice.", {"María García-López"}),
+    ("Thank you, Chris! Lisa's report is late.", {"Chris", "Lisa"}),
+    ("The patient, Sam Lee, was admitted after Alice's call.", {"Sam Lee", "Alice"}),
+    ("Her name is Grace Hopper and she wrote COBOL compilers.", {"Grace Hopper"}),
+    ("Click Save, then Export to PDF and ask Legal about GDPR.", set()),
+    ("The Board approved the Budget in New York on Tuesday.", set()),
+    ("Python and Rust are both fine choices for the API.", set()),
+    ("Alice's report was reviewed by the team.", {"Alice"}),  # missed: tagged ORG
+    ("Jean-Luc Picard commands the ship.", {"Jean-Luc Picard"}),  # missed: tagged ORG
+    ("Brown sugar makes the cake moist.", set()),  # false alarm: Brown is a surname too
+    ("Kubernetes and Docker run the cluster.", set()),  # false alarm: Docker
+    ("Yesterday Priya Natarajan presented the quarterly numbers.", {"Priya Natarajan"}),
+    ("Ask Tom whether the meeting with Helen Park moved to Thursday.", {"Tom", "Helen Park"}),  # Helen Park: FAC
+    ("The letter was signed by Ms. Olivia Bennett, head of finance.", {"Olivia Bennett"}),
+    ("Kenji Watanabe and Fatima Al-Sayed joined the Berlin office.", {"Kenji Watanabe", "Fatima Al-Sayed"}),
+    ("Dear Mark, thanks for the quick reply. Best regards, Sophie", {"Mark", "Sophie"}),
+    ("Open Settings, choose Privacy, and press Done.", set()),
+    ("Microsoft Teams and Slack both support threads.", set()),
+    ("Nadia Rahman will chair the panel; Peter Lindqvist moderates.", {"Nadia Rahman", "Peter Lindqvist"}),
+    ("Hi Daniel,\nthe slides look good.\nCheers,\nRuth", {"Daniel", "Ruth"}),
+    ("Oliver and Mia visited Lisbon with their uncle George.", {"Oliver", "Mia", "George"}),
+    ("Use GitHub Actions to deploy the Django app.", set()),
+    ("The ruling by Judge Maria Alvarez surprised the press.", {"Maria Alvarez"}),
+]
+ZH_NAMES = [
+    ("张伟的手机号码请不要外传。", {"张伟"}),
+    ("李明华和王小红昨天去了北京开会。", {"李明华", "王小红"}),
+    ("我们请欧阳娜娜老师给学生讲课。", {"欧阳娜娜"}),
+    ("这份报告由陈建国主任审核，刘晓燕同学负责排版。", {"陈建国", "刘晓燕"}),
+    ("张老师说谢谢，孙子和叶子都来了。", set()),
+    ("金融市场在周末保持平稳，文明城市建设方便了市民。", set()),
+    ("国王张开双臂，黎明时分出发。", set()),
+    ("小明说他明天不来了。", {"小明"}),  # missed: a given name alone
+    ("华为的余承东回复了邮件。", {"余承东"}),
+    ("周志强下午三点到会议室。", {"周志强"}),
+    ("唐宁和宋佳佳是同班同学。", {"唐宁", "宋佳佳"}),
+    ("黄金周期间景区人很多。", set()),
+    ("王经理和陈女士都同意了方案。", set()),
+    ("胡海燕把合同寄给了对方。", {"胡海燕"}),
+    ("会议由郑文博主持，何丽记录。", {"郑文博", "何丽"}),
+    ("上官云飞是我们的新客户。", {"上官云飞"}),  # cut short: 上官云
+    ("石家庄的天气越来越好了。", set()),
+    ("曹雪芹写了红楼梦。", {"曹雪芹"}),  # missed on purpose: a famous name in jieba's dictionary
+]
+
+
+def precision_recall(cases: list[tuple[str, set[str]]]) -> tuple[float, float]:
+    tp = fp = fn = 0
+    for text, names in cases:
+        found = {f.value for f in find_pii(text, frozenset(), names=True)}
+        tp, fp, fn = tp + len(found & names), fp + len(found - names), fn + len(names - found)
+    return tp / (tp + fp), tp / (tp + fn)
+
+
+@pytest.mark.parametrize(("cases", "floor"), [(EN_NAMES, (0.85, 0.8)), (ZH_NAMES, (0.9, 0.8))], ids=["en", "zh"])
+def test_names_precision_and_recall_on_the_check_sentences(cases, floor):
+    # Measured: en 0.89 / 0.83 (25 found, 3 false alarms, 5 misses), zh 0.93 / 0.81 (13, 1, 3).
+    precision, recall = precision_recall(cases)
+    assert precision >= floor[0] and recall >= floor[1], (precision, recall)
+
+
+def test_titles_and_possessives_stay_outside_and_parts_share_the_name_s_placeholder():
+    redactor = Redactor()
+    text = "Dr. Jane Smith signed. Later Smith wrote to Mrs. Jane Smith's bank, and Jane agreed."
+    masked = redactor.mask(text)
+    assert masked == (
+        "Dr. [PERSON_1] signed. Later [PERSON_1_LAST] wrote to Mrs. [PERSON_1]'s bank, and [PERSON_1_FIRST] agreed."
+    )
+    assert redactor.unmask(masked) == text
+    # The model may refer to the person by any of the three; each comes back as written.
+    assert redactor.unmask("[PERSON_1_LAST] thanks [person_1_first]; 【PERSON_1】 signs.") == (
+        "Smith thanks Jane; Jane Smith signs."
+    )
+    # A later call of the same request: the surname alone, now in a sentence the recogniser misses.
+    assert redactor.mask("smith and Smith") == "smith and [PERSON_1_LAST]"
+
+
+def test_chinese_names_are_masked_and_restored():
+    redactor = Redactor()
+    text = "张伟把报告交给了欧阳娜娜老师，张伟的电话是13812345678。"
+    masked = redactor.mask(text)
+    assert masked == "[PERSON_1]把报告交给了[PERSON_2]老师，[PERSON_1]的电话是[PHONE_1]。"
+    assert redactor.unmask(masked) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Click Save, then ask Legal about GDPR and NASA.",
+        "The Board met in Paris on Monday to discuss Python.",
+        "Dear Team, thanks. Best regards, Marketing",
+        "王经理让秘书把谢谢卡放在桌子上。",
+    ],
+)
+def test_capitalised_words_that_are_not_names_are_left_alone(text):
+    redactor = Redactor()
+    assert redactor.mask(text) == text and redactor.masked == 0
+
+
+def test_names_can_be_turned_off():
+    assert Redactor(names=False).mask("Dr. Jane Smith, ana@example.org") == "Dr. Jane Smith, [EMAIL_1]"
+    assert find_pii("Dr. Jane Smith") == []  # find_pii finds names only when asked (scrub, for logs, does not)
+
+
+def test_a_name_placeholder_split_across_chunks_is_restored():
+    redactor = Redactor()
+    text = "Jane Smith and 李明华 met; Smith paid."
+    masked = redactor.mask(text)
+    assert "[PERSON_1_LAST]" in masked
+    for size in (1, 2, 5):
+        unmasker = StreamUnmasker(redactor)
+        out = "".join(unmasker.feed(masked[i : i + size]) for i in range(0, len(masked), size)) + unmasker.flush()
+        assert out == text
+
+
 # -- through the server ------------------------------------------------------------------------------------------
 
-SECRET_TEXT = "Please write to zhang.wei@example.com or call 138 1234 5678 about card 4111 1111 1111 1111."
-RAW = ("zhang.wei@example.com", "138 1234 5678", "4111 1111 1111 1111")
+SECRET_TEXT = (
+    "Please ask Margaret Thornton to write to zhang.wei@example.com or call 138 1234 5678 about card "
+    "4111 1111 1111 1111; 李明华也会来。"
+)
+RAW = ("Margaret Thornton", "Thornton", "李明华", "zhang.wei@example.com", "138 1234 5678", "4111 1111 1111 1111")
 
 
 def seen_by(model: FakeModel) -> str:
@@ -213,7 +347,7 @@ def test_the_model_never_sees_raw_pii_and_the_answer_has_it_back(server_wide):
     response = client.post("/api/rewrite", json=body)
     assert response.status_code == 200, response.text
     seen = seen_by(model)
-    assert "[EMAIL_1]" in seen and "[PHONE_1]" in seen and "[CARD_1]" in seen
+    assert "[EMAIL_1]" in seen and "[PHONE_1]" in seen and "[CARD_1]" in seen and "[PERSON_1]" in seen
     assert not any(value in seen for value in RAW)
     assert all(value in response.json()["text"] for value in RAW)
 
@@ -243,6 +377,53 @@ def test_without_redaction_the_model_sees_the_text_as_is():
     client = TestClient(create_app(SETTINGS, model))
     assert client.post("/api/rewrite", json={"text": SECRET_TEXT, "style": "formal"}).status_code == 200
     assert "zhang.wei@example.com" in seen_by(model)
+
+
+def test_with_names_off_on_the_server_the_rest_is_still_masked():
+    model = FakeModel()
+    client = TestClient(create_app(SETTINGS, model, config=ServerConfig(redact_pii=True, redact_names=False)))
+    assert client.post("/api/rewrite", json={"text": SECRET_TEXT, "style": "formal"}).status_code == 200
+    seen = seen_by(model)
+    assert "Margaret Thornton" in seen and "李明华" in seen and "[PERSON_" not in seen
+    assert "zhang.wei@example.com" not in seen and "[EMAIL_1]" in seen
+
+
+@pytest.fixture
+def upstream():
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+def test_pii_leak_against_a_recording_fake_upstream(upstream, caplog):
+    """The OpenAI-compatible backend over real HTTP: the requests the upstream recorded hold no raw value, the
+    placeholders it echoes back (split across stream events) are restored, and no log record holds a value."""
+    caplog.set_level(logging.DEBUG)
+    model = OpenAICompatModel(upstream.url, "fake-model", timeout=5.0, retries=0)
+    client = TestClient(create_app(SETTINGS, model, config=ServerConfig(redact_pii=True)))
+    chat = {"messages": [{"role": "user", "content": SECRET_TEXT}]}
+
+    upstream.queue("echo")
+    answer = client.post("/v1/chat/completions", json=chat)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"] == SECRET_TEXT
+
+    upstream.queue("echo")
+    with client.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as response:
+        events = [line[6:] for line in response.iter_lines() if line.startswith("data: {")]
+    pieces = [json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events if '"choices": [{' in e]
+    assert "".join(pieces) == SECRET_TEXT
+
+    upstream.queue(*["echo"] * 4)
+    rewrite = client.post("/api/rewrite", json={"text": SECRET_TEXT, "style": "formal"})
+    assert rewrite.status_code == 200, rewrite.text
+    assert all(value in rewrite.json()["text"] for value in RAW) and "[PERSON_" not in rewrite.json()["text"]
+
+    sent = json.dumps([r.body for r in upstream.requests], ensure_ascii=False)
+    assert "[PERSON_1]" in sent and "[PERSON_2]" in sent and "[EMAIL_1]" in sent and "[CARD_1]" in sent
+    assert not any(value in sent for value in RAW)
+    logged = caplog.text + "\n".join(str(r.args) for r in caplog.records)
+    assert caplog.records and not any(value in logged for value in RAW)
 
 
 def test_correct_with_redaction_keeps_edits_on_the_original_text():

@@ -75,7 +75,14 @@ def serve(
         0, "--tokens-per-day", min=0, help="Tokens per user per UTC day, unless a user has their own (0: no limit)."
     ),
     redact_pii: bool = typer.Option(
-        False, "--redact-pii", help="Mask personal data (e-mails, phones, cards, IBANs, IPs, IDs) before the model."
+        False,
+        "--redact-pii",
+        help="Mask personal data (e-mails, phones, cards, IBANs, IPs, IDs, names of people) before the model.",
+    ),
+    redact_names: bool = typer.Option(
+        True,
+        "--redact-names/--no-redact-names",
+        help="With --redact-pii: names of people too (spaCy/jieba; slower, may mask a word that is no name).",
     ),
     content_filter: str = typer.Option(
         "off", "--content-filter", help="Content policy on requests and outputs: off, block or warn."
@@ -144,6 +151,7 @@ def serve(
         requests_per_minute=rpm,
         tokens_per_day=tokens_per_day,
         redact_pii=redact_pii,
+        redact_names=redact_names,
         content_filter=content_filter,  # type: ignore[arg-type]
         content_policy=content_policy,
     )

@@ -7,10 +7,17 @@ Luhn-checked); IBANs (country length and
 mod-97 checked); IPv4/IPv6 addresses; Chinese resident ID numbers (birth date and ISO 7064 check digit).
 Numbers that fail their checksum are left alone, which keeps order numbers and dates out.
 
-``Redactor.mask`` swaps each value for a placeholder (``[EMAIL_1]``, ``[PHONE_2]``; the same value always
-gets the same one) and ``unmask`` puts the values back; ``RedactingModel`` wraps any model so every
-prompt is masked and every answer (streamed or not) is unmasked. ``scrub`` is the one-way form for logs.
-Names of people are not detected (that needs NER).
+Names of people (``names``: spaCy NER for English, jieba for Chinese) are found by ``Redactor`` unless it is
+made with ``names=False``, and by ``find_pii(..., names=True)``; ``scrub`` (run on every log line) leaves
+them alone, since logs never carry request or answer text.
+
+``Redactor.mask`` swaps each value for a placeholder (``[EMAIL_1]``, ``[PHONE_2]``, ``[PERSON_1]``; the same
+value always gets the same one) and ``unmask`` puts the values back; ``RedactingModel`` wraps any model so
+every prompt is masked and every answer (streamed or not) is unmasked. ``scrub`` is the one-way form for logs.
+A name, once found, is masked wherever it stands alone in that request's texts, and so are the first and
+last word of a longer English name, as ``[PERSON_1_FIRST]`` and ``[PERSON_1_LAST]`` for ``Jane`` and
+``Smith`` of ``Jane Smith`` (``[PERSON_1]``): the model can tell they are one person. A part two people share
+(two Smiths) goes with the first one met; what comes back is exact either way.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from draftsmith.models.base import Chunk, Completion, GenParams, Message, Model, Score
+from draftsmith.safety import names as person_names
 
 # -- detectors --------------------------------------------------------------------------------------------
 
@@ -109,7 +117,7 @@ def _ip_ok(candidate: str) -> bool:
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # email, phone, cn_mobile, card, iban, ip, cn_id
+    kind: str  # email, phone, cn_mobile, card, iban, ip, cn_id, name
     start: int
     end: int
     value: str = field(repr=False)
@@ -143,8 +151,9 @@ def _phone_ok(candidate: str) -> bool:
     return 8 <= sum(ch.isdigit() for ch in candidate) <= 15
 
 
-def find_pii(text: str, kinds: frozenset[str] | None = None) -> list[Finding]:
-    """Every piece of personal data in ``text``, in order, without overlaps (earlier kinds win)."""
+def find_pii(text: str, kinds: frozenset[str] | None = None, *, names: bool = False) -> list[Finding]:
+    """Every piece of personal data in ``text``, in order, without overlaps (earlier kinds win); names of
+    people too (last, the slowest) when ``names``."""
     found: list[Finding] = []
 
     def want(kind: str) -> bool:
@@ -168,6 +177,13 @@ def find_pii(text: str, kinds: frozenset[str] | None = None) -> list[Finding]:
     if want("ip"):
         found += _spans("ip", _IPV4, _ip_ok, text)
         found += _spans("ip", _IPV6, lambda v: v.count(":") >= 2 and any(c not in ":" for c in v) and _ip_ok(v), text)
+    if names:
+        found += [Finding("name", s, e, text[s:e]) for s, e in person_names.find_names(text)]
+    return _without_overlaps(found)
+
+
+def _without_overlaps(found: list[Finding]) -> list[Finding]:
+    """``found`` in text order, each span kept only if no earlier finding in the list claimed part of it."""
     kept: list[Finding] = []
     taken: list[tuple[int, int]] = []
     for f in found:
@@ -187,11 +203,14 @@ LABELS = {
     "iban": "IBAN",
     "ip": "IP",
     "cn_id": "ID",
+    "name": "PERSON",
 }
 # Models sometimes change a placeholder's case, pad it with spaces or use full-width brackets.
-_PLACEHOLDER = re.compile(r"[\[【]\s*(EMAIL|PHONE|CARD|IBAN|IP|ID)_([0-9]{1,5})\s*[\]】]", re.I)
-_PARTIAL = re.compile(r"[\[【]\s*[A-Za-z]{0,5}(?:_[0-9]{0,5})?\s*$")
-_HOLD = 16  # longest partial placeholder held back while streaming
+_PLACEHOLDER = re.compile(
+    r"[\[【]\s*(EMAIL|PHONE|CARD|IBAN|IP|ID|PERSON)_([0-9]{1,5})(?:_(FIRST|LAST))?\s*[\]】]", re.I
+)
+_PARTIAL = re.compile(r"[\[【]\s*[A-Za-z]{0,6}(?:_[0-9]{0,5}(?:_[A-Za-z]{0,5})?)?\s*$")
+_HOLD = 24  # longest partial placeholder held back while streaming
 
 
 def _is_local_address(finding: Finding) -> bool:
@@ -215,14 +234,18 @@ def scrub(text: str) -> str:
 
 class Redactor:
     """Reversible masking for one request: the same value always maps to the same placeholder, so the
-    pieces of a long text and every model call of one operation agree. Thread-safe enough for one job."""
+    pieces of a long text and every model call of one operation agree. Thread-safe enough for one job.
+    ``names``: mask names of people too (spaCy/jieba; slower, and it can mask a word that is not a name)."""
 
-    def __init__(self, kinds: frozenset[str] | None = None) -> None:
+    def __init__(self, kinds: frozenset[str] | None = None, *, names: bool = True) -> None:
         self.kinds = kinds
+        self.names = names
         self._by_value: dict[str, str] = {}
-        self._by_placeholder: dict[tuple[str, int], str] = {}
+        self._by_placeholder: dict[tuple[str, int, str], str] = {}
         self._next: dict[str, int] = {}
         self._reserved: set[tuple[str, int]] = set()
+        self._names: dict[str, str] = {}  # every name and name part known in this request -> its placeholder
+        self._found: dict[str, list[tuple[int, int]]] = {}  # name spans of the texts already searched
 
     @property
     def masked(self) -> int:
@@ -232,8 +255,11 @@ class Redactor:
     def mask(self, text: str) -> str:
         # A placeholder-looking string already in the input is never handed out, so unmask leaves it alone.
         self._reserved.update((m.group(1).upper(), int(m.group(2))) for m in _PLACEHOLDER.finditer(text))
+        found = find_pii(text, self.kinds)
+        if self.names:
+            found = self._with_names(text, found)
         parts, last = [], 0
-        for f in find_pii(text, self.kinds):
+        for f in found:
             parts += [text[last : f.start], self._placeholder(f)]
             last = f.end
         return "".join(parts) + text[last:]
@@ -243,22 +269,57 @@ class Redactor:
             return text
 
         def back(m: re.Match[str]) -> str:
-            return self._by_placeholder.get((m.group(1).upper(), int(m.group(2))), m.group())
+            key = (m.group(1).upper(), int(m.group(2)), (m.group(3) or "").upper())
+            return self._by_placeholder.get(key, m.group())
 
         return _PLACEHOLDER.sub(back, text)
+
+    def _with_names(self, text: str, found: list[Finding]) -> list[Finding]:
+        """``found`` plus the names in ``text``: what the recogniser finds, then every other standalone
+        occurrence of a name (or part of one) known in this request. Other kinds win where they overlap."""
+        spans = self._found.get(text)
+        if spans is None:
+            spans = self._found[text] = person_names.find_names(text)
+        recognised = [Finding("name", s, e, text[s:e]) for s, e in spans]
+        # Longer names first: "Jane Smith" is numbered before "Smith" alone is met, which becomes its part.
+        for f in sorted(recognised, key=lambda f: -len(f.value.split())):
+            self._name_placeholder(f.value)
+        again = [Finding("name", s, e, v) for s, e, v in person_names.occurrences(text, self._names)]
+        return _without_overlaps([*found, *recognised, *again])
+
+    def _name_placeholder(self, name: str) -> str:
+        known = self._names.get(name)
+        if known is not None:
+            return known
+        n = self._number("PERSON")
+        self._names[name] = f"[PERSON_{n}]"
+        self._by_placeholder[("PERSON", n, "")] = name
+        first, last = person_names.name_parts(name)
+        for part, suffix in ((first, "FIRST"), (last, "LAST")):
+            if part is not None and part not in self._names:
+                self._names[part] = f"[PERSON_{n}_{suffix}]"
+                self._by_placeholder[("PERSON", n, suffix)] = part
+        return self._names[name]
+
+    def _number(self, label: str) -> int:
+        n = self._next.get(label, 0) + 1
+        while (label, n) in self._reserved:
+            n += 1
+        self._next[label] = n
+        return n
 
     def _placeholder(self, finding: Finding) -> str:
         known = self._by_value.get(finding.value)
         if known is not None:
             return known
-        label = LABELS[finding.kind]
-        n = self._next.get(label, 0) + 1
-        while (label, n) in self._reserved:
-            n += 1
-        self._next[label] = n
-        placeholder = f"[{label}_{n}]"
+        if finding.kind == "name":
+            placeholder = self._name_placeholder(finding.value)
+        else:
+            label = LABELS[finding.kind]
+            n = self._number(label)
+            placeholder = f"[{label}_{n}]"
+            self._by_placeholder[(label, n, "")] = finding.value
         self._by_value[finding.value] = placeholder
-        self._by_placeholder[(label, n)] = finding.value
         return placeholder
 
 
@@ -330,4 +391,4 @@ class RedactingModel(Model):
         return self.inner.count_tokens(text)
 
     def info(self) -> dict[str, Any]:
-        return {**self.inner.info(), "redact_pii": True}
+        return {**self.inner.info(), "redact_pii": True, "redact_names": self.redactor.names}

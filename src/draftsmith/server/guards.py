@@ -2,10 +2,10 @@
 
 ``Guards`` is made per request. ``model()`` wraps the served model in a ``RedactingModel`` when the server
 or the request asks for ``redact_pii`` (the server's setting is a floor: a request can turn masking on,
-never off). ``screen()`` checks the request's texts and ``watch()``/``finish()`` the output against the
-content policy: in ``block`` mode a request is refused with 400 and an output stopped with 422 (an error
-event once streaming has begun), in ``warn`` mode the result carries a warning. Logs name the category,
-never the text.
+never off); names of people are masked with the rest unless the server's ``redact_names`` is off.
+``screen()`` checks the request's texts and ``watch()``/``finish()`` the output against the content policy:
+in ``block`` mode a request is refused with 400 and an output stopped with 422 (an error event once
+streaming has begun), in ``warn`` mode the result carries a warning. Logs name the category, never the text.
 
 ``StreamLimit`` caps the event streams one key has open or queued at once (``max_streams_per_key``), so one
 key cannot hold the model's whole queue with streams it never reads.
@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from draftsmith.models.base import Model
 from draftsmith.safety.content import ContentPolicy, OutputWatch, Verdict
-from draftsmith.safety.pii import RedactingModel
+from draftsmith.safety.pii import RedactingModel, Redactor
 from draftsmith.server.errors import ApiError
 from draftsmith.server.state import ServerConfig
 from draftsmith.writing.base import OnText
@@ -50,13 +50,14 @@ class Guards:
     def __init__(self, request: Request, redact_pii: bool = False) -> None:
         config: ServerConfig = request.app.state.server_config
         self.redact = config.redact_pii or redact_pii
+        self.redact_names = config.redact_names
         self.mode = config.content_filter
         self.policy: ContentPolicy | None = request.app.state.content_policy if self.mode != "off" else None
         self.warnings: list[str] = []
         self._output_flagged = False
 
     def model(self, model: Model) -> Model:
-        return RedactingModel(model) if self.redact else model
+        return RedactingModel(model, Redactor(names=self.redact_names)) if self.redact else model
 
     def screen(self, texts: Iterable[str]) -> None:
         """Check the request's texts before any model work."""

@@ -69,6 +69,18 @@ class SecretFilter(logging.Filter):
         return True
 
 
+# Loggers that write response text at DEBUG (sse-starlette logs every event it sends): kept at INFO, so a
+# debug log level never writes an answer, or the personal data restored into it, to the log.
+BODY_LOGGERS = ("sse_starlette.sse",)
+
+
+def quiet_body_loggers() -> None:
+    for name in BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:  # NOTSET too: it would follow a root logger set to DEBUG
+            logger.setLevel(logging.INFO)
+
+
 def install_secret_filter(*names: str) -> None:
     """Add one ``SecretFilter`` to each named logger (once)."""
     for name in names:

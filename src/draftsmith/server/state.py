@@ -54,6 +54,11 @@ class ServerConfig(BaseModel):
     requests_per_minute: int = Field(60, ge=0, description="per-key request rate when a user has none (0: no limit)")
     tokens_per_day: int = Field(0, ge=0, description="per-user daily token budget when a user has none (0: none)")
     redact_pii: bool = Field(False, description="mask personal data before the model sees it, for every request")
+    redact_names: bool = Field(
+        True,
+        description="where personal data is masked, names of people too (spaCy NER for English, jieba for "
+        "Chinese): slower, and it can mask a word that is not a name",
+    )
     content_filter: Literal["off", "block", "warn"] = Field(
         "off", description="content policy on requests and outputs: off, block (400/422) or warn (a result warning)"
     )
