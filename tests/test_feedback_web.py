@@ -16,7 +16,7 @@ from draftsmith.server import ServerConfig, create_app
 from draftsmith.store import feedback as fb
 from draftsmith.store.db import Store
 from security.probes.live import serve as live_server
-from security.probes.rendering import CHROMIUM, CHROMIUM_ARGS
+from security.probes.rendering import CHROMIUM, CHROMIUM_ARGS, EDITOR, expect_editor_text, fill_editor
 
 pytestmark = pytest.mark.browser
 
@@ -81,17 +81,17 @@ def decision(store: Store, suggestion_id: str) -> fb.Suggestion:
 def test_ghost_text_tab_accepts_and_esc_rejects(served, page):
     base, store = served
     page.goto(base + "/")
-    page.click("#editor")
+    page.click(EDITOR)
     page.keyboard.type("The quick brown fox", delay=20)
-    expect(page.locator("#mirror .ghost")).to_have_text(GHOST)
+    expect(page.locator("#editor .ghost")).to_have_text(GHOST)
     body = posted(page, lambda: page.keyboard.press("Tab"))
     assert body["event"] == "accept"
     accepted = decision(store, body["suggestion_id"])
     assert accepted.operation == "suggest-next" and accepted.decision == "accept" and accepted.suggestion == GHOST
 
-    page.fill("#editor", "")
+    fill_editor(page, "")
     page.keyboard.type("A quick red fox", delay=20)
-    expect(page.locator("#mirror .ghost")).to_have_count(1)
+    expect(page.locator("#editor .ghost")).to_have_count(1)
     body = posted(page, lambda: page.keyboard.press("Escape"))
     assert body["event"] == "reject" and decision(store, body["suggestion_id"]).decision == "reject"
 
@@ -105,8 +105,8 @@ def hover(page, mark) -> None:
 def test_underline_ignore_rejects_and_a_fix_accepts(served, page):
     base, store = served
     page.goto(base + "/")
-    page.fill("#editor", "This is a sentense about the weather.")
-    mark = page.locator("#mirror .problem")
+    fill_editor(page, "This is a sentense about the weather.")
+    mark = page.locator("#editor .problem")
     expect(mark).to_have_count(1, timeout=60_000)  # the checker may still be loading
     hover(page, mark)
     tip = page.locator("#problem-tip")
@@ -116,18 +116,18 @@ def test_underline_ignore_rejects_and_a_fix_accepts(served, page):
     assert ignored.rule_id == "EN_SPELLING" and ignored.original == "sentense" and ignored.decision == "reject"
     expect(mark).to_have_count(0)
 
-    page.fill("#editor", "Teh weather is fine.")
+    fill_editor(page, "Teh weather is fine.")
     expect(mark).to_have_count(1, timeout=30_000)
     hover(page, mark)
     body = posted(page, lambda: tip.get_by_role("button", name="The", exact=True).click())
     assert body["event"] == "accept" and decision(store, body["suggestion_id"]).suggestion == "The"
-    expect(page.locator("#editor")).to_have_value("The weather is fine.")
+    expect_editor_text(page, "The weather is fine.")
 
 
 def test_correction_chips_post_their_answers(served, page):
     base, store = served
     page.goto(base + "/")
-    page.fill("#editor", "I has a dog.")
+    fill_editor(page, "I has a dog.")
     page.click("[data-op=correct]")
     chip = page.locator("#edits .chip")
     expect(chip).to_have_count(1)
@@ -135,4 +135,4 @@ def test_correction_chips_post_their_answers(served, page):
     assert body["event"] == "reject"
     rejected = decision(store, body["suggestion_id"])
     assert rejected.operation == "correct" and rejected.original == "has" and rejected.suggestion == "have"
-    expect(page.locator("#editor")).to_have_value("I has a dog.")
+    expect_editor_text(page, "I has a dog.")

@@ -4,8 +4,10 @@ served from vendored Swagger UI (no CDN, so they work offline), and the security
 Every response gets a strict Content-Security-Policy (scripts, styles and connections from this origin only; no
 inline script, no external images, no framing), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
 no-referrer`` and ``X-Frame-Options: DENY``. ``/docs`` has its own policy, the same but for the one inline
-script that starts Swagger UI, allowed by its hash. None of these routes needs an API key: the editor asks for
-one and sends it with its API calls.
+script that starts Swagger UI, allowed by its hash. The editor page's policy adds one fresh nonce to
+``style-src`` (nothing else): CodeMirror puts its styles in a ``<style>`` element it creates, which carries the
+nonce the page was served with. None of these routes needs an API key: the editor asks for one and sends it with
+its API calls.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import secrets
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,14 +37,23 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
 ]
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+NONCE_SLOT = "{{csp_nonce}}"  # in index.html
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/", response_class=FileResponse)
-async def editor() -> FileResponse:
-    """The editor page."""
-    return FileResponse(WEB_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+@router.get("/", response_class=HTMLResponse)
+async def editor() -> HTMLResponse:
+    """The editor page, with a style nonce of its own in the page and in its policy."""
+    nonce = secrets.token_urlsafe(18)
+    html = (WEB_DIR / "index.html").read_text(encoding="utf-8").replace(NONCE_SLOT, nonce)
+    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": editor_policy(nonce)}
+    return HTMLResponse(html, headers=headers)
+
+
+def editor_policy(nonce: str) -> str:
+    """``CSP`` with ``nonce`` allowed for style elements: the editor page's policy."""
+    return CSP.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'")
 
 
 @router.get("/docs", response_class=HTMLResponse)

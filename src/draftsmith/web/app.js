@@ -2,7 +2,8 @@
 
 import { getKey, request, setKey } from "./api.js";
 import { initDocuments, refreshList } from "./documents.js";
-import { initAssist } from "./assist.js";
+import { assistExtensions, initAssist } from "./assist.js";
+import { createEditor } from "./editor.js";
 import { initOps } from "./ops.js";
 import { initSources, loadBases, loadGraphs } from "./sources.js";
 import { loadStyles } from "./styles.js";
@@ -45,6 +46,7 @@ async function checkReady() {
   }
 }
 
+createEditor($("editor"), assistExtensions());
 initKey();
 $("error-close").addEventListener("click", clearError);
 initDocuments();

@@ -6,6 +6,7 @@
 // last edit, with the note "autosave"; saves run one after another, each based on the version the last made.
 
 import { ApiError, request } from "./api.js";
+import { editor } from "./editor.js";
 import { $, button, clearError, el, showError } from "./ui.js";
 import { renderMarkdown } from "./render.js";
 
@@ -16,19 +17,21 @@ let autosaveTimer = null;
 let saving = null; // the save in flight
 
 export function isDirty() {
-  return $("editor").value !== doc.savedText || $("title").value !== doc.savedTitle;
+  return editor.text() !== doc.savedText || $("title").value !== doc.savedTitle;
 }
 
-function showDoc(d) {
+/** Show document ``d`` as saved; ``keepText``: it was just saved from this editor, so its text stays as it is
+ * (with anything typed while the save was in flight, the caret and the undo history). */
+function showDoc(d, { keepText = false } = {}) {
   doc.id = d.id;
   doc.version = d.version;
   doc.savedText = d.text;
   doc.savedTitle = d.title;
-  $("editor").value = d.text;
+  if (!keepText) editor.load(d.text);
   $("title").value = d.title;
   hideConflict();
   updateBadges();
-  if (!$("preview").hidden) renderMarkdown($("preview"), d.text);
+  if (!$("preview").hidden) renderMarkdown($("preview"), editor.text());
   const hash = `#doc=${encodeURIComponent(d.id)}`;
   if (window.location.hash !== hash) history.replaceState(null, "", hash);
 }
@@ -85,14 +88,14 @@ export async function openDoc(id) {
 function newDoc() {
   if (!confirmDiscard()) return;
   Object.assign(doc, { id: null, version: null, savedText: "", savedTitle: "Untitled" });
-  $("editor").value = "";
+  editor.load("");
   $("title").value = "Untitled";
   hideConflict();
   closeCompare();
   updateBadges();
   $("version-list").replaceChildren();
   history.replaceState(null, "", window.location.pathname);
-  $("editor").focus();
+  editor.focus();
 }
 
 /** Save now (the Save button, Ctrl+S), or ``{auto: true}``: only a saved document with changes, and nothing
@@ -110,7 +113,7 @@ export async function save(options) {
 
 async function saveNow(auto) {
   if (auto && (doc.id === null || !isDirty() || !$("conflict").hidden)) return;
-  const text = $("editor").value;
+  const text = editor.text();
   const title = $("title").value.trim() || "Untitled";
   try {
     let saved;
@@ -122,12 +125,7 @@ async function saveNow(auto) {
       if (auto) body.note = "autosave";
       saved = await request("PUT", `/api/documents/${encodeURIComponent(doc.id)}`, body);
     }
-    const typed = $("editor").value; // keep whatever was typed while the save was in flight
-    const { selectionStart, selectionEnd, scrollTop } = $("editor"); // an autosave must not move the caret
-    showDoc(saved);
-    $("editor").value = typed;
-    $("editor").setSelectionRange(selectionStart, selectionEnd);
-    $("editor").scrollTop = scrollTop;
+    showDoc(saved, { keepText: true }); // an autosave must not move the caret or drop what was typed meanwhile
     if (!auto) {
       clearError();
       closeCompare();
@@ -269,7 +267,7 @@ async function restore(version) {
 function togglePreview() {
   const preview = $("preview");
   const showing = preview.hidden;
-  if (showing) renderMarkdown(preview, $("editor").value);
+  if (showing) renderMarkdown(preview, editor.text());
   preview.hidden = !showing;
   $("editor").hidden = showing;
   $("preview-toggle").setAttribute("aria-pressed", String(showing));
@@ -289,7 +287,7 @@ export function initDocuments() {
     localStorage.setItem(AUTOSAVE_KEY, $("autosave").checked ? "on" : "off");
     scheduleAutosave();
   });
-  $("editor").addEventListener("input", updateBadges);
+  editor.onChange(updateBadges);
   $("title").addEventListener("input", updateBadges);
   document.addEventListener("keydown", (event) => {
     if ((event.ctrlKey || event.metaKey) && event.key === "s") {

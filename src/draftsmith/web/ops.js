@@ -8,6 +8,7 @@
 import { request, sendFeedback, stream } from "./api.js";
 import { wordDiff } from "./diff.js";
 import { updateBadges } from "./documents.js";
+import { editor } from "./editor.js";
 import { renderMarkdown } from "./render.js";
 import { showSources } from "./sources.js";
 import { styleChoice } from "./styles.js";
@@ -37,13 +38,12 @@ let current = null; // the running or last operation: {op, start, end, sent, con
 let pending = []; // correction edits not yet accepted or rejected, with offsets into the editor's text
 
 function target() {
-  const editor = $("editor");
-  let { selectionStart: start, selectionEnd: end } = editor;
+  let { from: start, to: end } = editor.selection();
   if (start === end) {
     start = 0;
-    end = editor.value.length;
+    end = editor.length;
   }
-  return { start, end, sent: editor.value.slice(start, end) };
+  return { start, end, sent: editor.slice(start, end) };
 }
 
 function bodyFor(op, text) {
@@ -152,20 +152,19 @@ function offerApply(op) {
 
 function apply() {
   if (!current || !current.text) return;
-  const editor = $("editor");
   const { op, start, end, sent } = current;
-  if (editor.value.slice(start, end) !== sent) {
+  if (editor.slice(start, end) !== sent) {
     showError("The text changed since the operation started; run it again.");
     return;
   }
   const text = current.text;
   if (op === "summarize") {
-    editor.setRangeText(`\n\n${text.trim()}\n`, end, end, "select");
+    editor.replace(end, end, `\n\n${text.trim()}\n`, { select: true });
   } else if (op === "continue") {
     const joiner = /\S$/.test(sent) && /^[\p{L}\p{N}"'(]/u.test(text) && !/\p{Script=Han}$/u.test(sent) ? " " : "";
-    editor.setRangeText(joiner + text, end, end, "select");
+    editor.replace(end, end, joiner + text, { select: true });
   } else {
-    editor.setRangeText(text, start, end, "select");
+    editor.replace(start, end, text, { select: true });
   }
   sendFeedback(current.id, "accept");
   current.id = null;
@@ -227,12 +226,11 @@ function settle(edit, state) {
 
 function accept(edit) {
   if (edit.state !== "pending") return;
-  const editor = $("editor");
-  if (editor.value.slice(edit.from, edit.to) !== edit.original) {
+  if (editor.slice(edit.from, edit.to) !== edit.original) {
     showError("The text changed where this correction applies; run Correct again.");
     return;
   }
-  editor.setRangeText(edit.replacement, edit.from, edit.to, "preserve");
+  editor.replace(edit.from, edit.to, edit.replacement);
   const delta = edit.replacement.length - (edit.to - edit.from);
   for (const other of pending) {
     if (other !== edit && other.from >= edit.to) {

@@ -7,6 +7,7 @@
 // the editor. Everything is text (textContent): a fact or a passage can hold anything a document held.
 
 import { request } from "./api.js";
+import { editor } from "./editor.js";
 import { $, clearError, el, showError, utf16Offsets } from "./ui.js";
 
 export async function loadBases() {
@@ -78,13 +79,12 @@ export async function loadGraphs() {
 
 /** What the graph requests are about: the selection, or the whole text; offsets are the editor's. */
 function selected() {
-  const editor = $("editor");
-  let { selectionStart: start, selectionEnd: end } = editor;
+  let { from: start, to: end } = editor.selection();
   if (start === end) {
     start = 0;
-    end = editor.value.length;
+    end = editor.length;
   }
-  return { start, end, text: editor.value.slice(start, end) };
+  return { start, end, text: editor.slice(start, end) };
 }
 
 function predicateWords(predicate) {
@@ -193,14 +193,13 @@ function claimItem(claim, range) {
 }
 
 function selectClaim(claim, range) {
-  const editor = $("editor");
-  if (editor.value.slice(range.start, range.end) !== range.text) {
+  if (editor.slice(range.start, range.end) !== range.text) {
     showError("The text changed since the check; run Check facts again.");
     return;
   }
   const at = utf16Offsets(range.text);
   editor.focus();
-  editor.setSelectionRange(range.start + at(claim.start), range.start + at(claim.end));
+  editor.select(range.start + at(claim.start), range.start + at(claim.end));
 }
 
 export async function checkFacts() {

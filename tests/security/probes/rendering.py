@@ -34,6 +34,43 @@ export function renderMarkdown(container, text) {
 """
 
 
+# -- driving the editor (a CodeMirror view in #editor) ----------------------------------------------------------
+EDITOR = "#editor .cm-content"  # the editable element: click, type and fill here
+
+
+def fill_editor(page: Any, text: str) -> None:
+    """Replace the editor's text with ``text`` as the browser's input would (not typed key by key)."""
+    page.fill(EDITOR, text)
+
+
+def editor_text(page: Any) -> str:
+    """The editor's whole text (read through the view: the DOM only holds the lines on screen)."""
+    return page.evaluate("window.draftsmithEditor.text()")
+
+
+def editor_selection(page: Any) -> str:
+    """The selected text."""
+    return page.evaluate("(() => { const s = window.draftsmithEditor.selection(); "
+                         "return window.draftsmithEditor.slice(s.from, s.to); })()")  # fmt: skip
+
+
+def select_in_editor(page: Any, start: int, end: int) -> None:
+    page.evaluate("([a, b]) => window.draftsmithEditor.select(a, b)", [start, end])
+
+
+def expect_editor_text(page: Any, text: str, timeout: float = 10_000) -> None:
+    """Wait until the editor holds ``text``; fails showing what it holds instead."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "t => window.draftsmithEditor && window.draftsmithEditor.text() === t", arg=text, timeout=timeout
+        )
+    except PlaywrightTimeout:
+        held = page.evaluate("window.draftsmithEditor ? window.draftsmithEditor.text() : null")
+        raise AssertionError(f"the editor holds {held!r}, expected {text!r}") from None
+
+
 def chromium_available() -> str | None:
     """Why the rendering probe cannot run here, or None when it can."""
     try:
@@ -110,7 +147,8 @@ def rendering_is_inert(t: Target, sentinel: Sentinel, *, unsafe_renderer: bool =
                 f.check(pwned is None, f"{where}: hostile script ran (window.__pwned = {pwned})")
                 outside = [u for u in requests if not u.startswith((t.base_url + "/", "data:"))]
                 f.check(not outside, f"{where}: the page fetched {outside[:3]}")
-                count = page.locator("#output img, #preview img, #output script, #preview script, svg, iframe").count()
+                shown = "#output, #preview, #editor"
+                count = page.locator(f":is({shown}) :is(img, script, iframe), svg").count()
                 f.check(count == 0, f"{where}: {count} image/script/svg/iframe elements were rendered")
                 hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
                 bad = [h for h in hrefs if not h.startswith(("http://", "https://", "mailto:"))]
@@ -129,7 +167,7 @@ def _exercise(page: Any, base: str, doc_id: str, payload: str, f: Findings, wher
     from playwright.sync_api import expect
 
     page.goto(f"{base}/#doc={doc_id}")
-    expect(page.locator("#editor")).to_have_value(payload)
+    expect_editor_text(page, payload)
     page.click("#preview-toggle")
     preview = page.locator("#preview")
     expect(preview).to_contain_text("Notes")
