@@ -465,3 +465,47 @@ def test_real_model_over_http_never_sees_the_values_and_they_come_back():
     assert seen and not any("ana@example.org" in s or "7946 0958" in s for s in seen)
     assert "ana@example.org" in response.json()["text"] and "+44 20 7946 0958" in response.json()["text"]
     assert "[EMAIL" not in response.json()["text"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "remote"),
+    [
+        ("openai:https://api.example.com/v1#gpt", True),
+        ("openai:http://10.0.0.7:8000/v1", True),
+        ("openai:http://127.0.0.1:8000/v1", False),
+        ("openai:http://localhost:11434/v1#llama3", False),
+        ("openai:http://[::1]:8000/v1", False),
+        ("qwen2.5-0.5b", False),
+        ("fake", False),
+    ],
+)
+def test_only_an_endpoint_off_this_machine_counts_as_remote(spec, remote):
+    from draftsmith.models.loader import is_remote, redacts
+
+    assert is_remote(spec) is remote
+    assert redacts(spec, Settings(model=spec)) is remote  # auto, the default
+    assert redacts(spec, Settings(model=spec, redact_pii="on")) is True
+    assert redacts(spec, Settings(model=spec, redact_pii="off")) is False
+
+
+def test_a_remote_backend_gets_masking_by_default_in_the_server_and_the_python_api(upstream):
+    """auto: a server over an openai: endpoint off this machine masks without being told to; the Python API
+    (and so the CLI) wraps the same way when the setting is on. A loopback endpoint is left alone by auto."""
+    from draftsmith import Assistant
+    from draftsmith.safety.pii import RedactingModel
+
+    remote = Settings(model="openai:https://llm.example.com/v1#m")
+    assert create_app(remote, FakeModel()).state.server_config.redact_pii is True
+    assert create_app(Settings(model="fake"), FakeModel()).state.server_config.redact_pii is False
+    forced_off = create_app(remote, FakeModel(), config=ServerConfig(redact_pii=False))
+    assert forced_off.state.server_config.redact_pii is False
+    local = Settings(model=f"openai:{upstream.url}#fake-model", retries=0, request_timeout=5.0)
+    assert not isinstance(Assistant(settings=local).model, RedactingModel)
+    forced = local.model_copy(update={"redact_pii": "on"})
+    helper = Assistant(settings=forced)
+    assert isinstance(helper.model, RedactingModel)
+    upstream.queue("echo")
+    answer = helper.model.complete([Message(role="user", content=SECRET_TEXT)], GenParams(max_tokens=64))
+    assert answer.text == SECRET_TEXT
+    sent = json.dumps([r.body for r in upstream.requests], ensure_ascii=False)
+    assert not any(value in sent for value in RAW)

@@ -12,7 +12,7 @@ from typing import Any
 from draftsmith.config import Settings, load_settings
 from draftsmith.models.base import Model
 from draftsmith.models.catalog import Progress
-from draftsmith.models.loader import load_model
+from draftsmith.models.loader import open_model
 from draftsmith.writing import continuation, correct, generate, rewrite, summarize, translate
 from draftsmith.writing.base import OnText, Result
 from draftsmith.writing.correct import CorrectionResult
@@ -38,7 +38,7 @@ class Assistant:
     @property
     def model(self) -> Model:
         if self._model is None:
-            self._model = load_model(self._spec, self.settings, self._progress)
+            self._model = open_model(self._spec, self.settings, self._progress)
         return self._model
 
     def write(

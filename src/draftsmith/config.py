@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -44,6 +44,11 @@ class Settings(BaseModel):
     database_url: str | None = Field(
         None,
         description="the store: a SQLAlchemy URL (postgresql+psycopg://…); unset: SQLite in the data dir",
+    )
+    redact_pii: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="mask personal data (e-mails, phones, IDs, cards, IBANs, names) before a model sees it and "
+        "restore it after: auto = only for an openai: endpoint that is not on this machine",
     )
 
 

@@ -74,10 +74,11 @@ def serve(
     tokens_per_day: int = typer.Option(
         0, "--tokens-per-day", min=0, help="Tokens per user per UTC day, unless a user has their own (0: no limit)."
     ),
-    redact_pii: bool = typer.Option(
-        False,
-        "--redact-pii",
-        help="Mask personal data (e-mails, phones, cards, IBANs, IPs, IDs, names of people) before the model.",
+    redact_pii: bool | None = typer.Option(
+        None,
+        "--redact-pii/--no-redact-pii",
+        help="Mask personal data (e-mails, phones, cards, IBANs, IPs, IDs, names of people) before the model. "
+        "Default: the redact_pii setting (auto: on when the model is an openai: endpoint off this machine).",
     ),
     redact_names: bool = typer.Option(
         True,

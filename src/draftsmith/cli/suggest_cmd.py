@@ -63,13 +63,13 @@ def next_(
 ) -> None:
     """Suggest how to continue the text at the cursor (a few words, up to a sentence)."""
     from draftsmith.languages import check_language
-    from draftsmith.models.loader import load_model
+    from draftsmith.models.loader import open_model
     from draftsmith.suggest.autocomplete import AutocompleteSession
 
     settings = _settings(None)
     text = read_input(file, settings.max_input_chars, "document")
     session = AutocompleteSession(
-        load_model(_fast_model(model), settings),
+        open_model(_fast_model(model), settings),
         n=n,
         max_tokens=tokens,
         profile=_profile(not no_profile),
@@ -103,12 +103,12 @@ def words(
     json_out: bool = JsonOpt,
 ) -> None:
     """Synonyms and alternative phrasings for PHRASE, ranked by how well they fit the sentence."""
-    from draftsmith.models.loader import load_model
+    from draftsmith.models.loader import open_model
     from draftsmith.suggest.words import suggest_words
 
     settings = _settings(model)
     result = suggest_words(
-        load_model(settings.model, settings),
+        open_model(settings.model, settings),
         phrase,
         context,
         lang=lang,

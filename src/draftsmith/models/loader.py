@@ -29,6 +29,43 @@ def describe_spec(spec: str) -> str:
     return "gguf file"
 
 
+def is_remote(spec: str) -> bool:
+    """Whether a model name sends text off this machine: an openai: endpoint whose host is not loopback."""
+    if not spec.startswith("openai:"):
+        return False
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(spec[len("openai:") :].split("#", 1)[0]).hostname or "").lower()
+    if host in ("localhost", "") or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def redacts(spec: str | None, settings: Settings) -> bool:
+    """Whether personal data is masked before this model sees it (the ``redact_pii`` setting, auto by default)."""
+    if settings.redact_pii == "auto":
+        return is_remote((spec or settings.model).strip())
+    return settings.redact_pii == "on"
+
+
+def open_model(spec: str | None = None, settings: Settings | None = None, progress: Progress | None = None) -> Model:
+    """``load_model`` behind PII masking when ``redacts`` says so: what the CLI and the Python API use.
+
+    The masking wrapper keeps one table of placeholders for its lifetime, so the same value gets the same
+    placeholder across calls (a server wraps per request instead: ``server/guards.py``)."""
+    settings = settings or load_settings()
+    model = load_model(spec, settings, progress)
+    if not redacts(spec, settings):
+        return model
+    from draftsmith.safety.pii import RedactingModel
+
+    return RedactingModel(model)
+
+
 def resolve_gguf(spec: str, progress: Progress | None = None) -> Path:
     """The GGUF path for a bundled name, a pulled model's name, or a path."""
     model = catalog.bundled(spec)

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from draftsmith import __version__
 from draftsmith.config import Settings, load_settings
 from draftsmith.models.base import Model
+from draftsmith.models.loader import redacts
 from draftsmith.safety.content import load_policy
 from draftsmith.safety.names import warm_up as warm_up_names
 from draftsmith.safety.secrets import remember, scrub_secrets, url_password
@@ -69,6 +70,8 @@ def create_app(
     ``store`` (default: ``settings.database_url``, or SQLite in the data folder, opened on first use)."""
     settings = settings or load_settings()
     config = config or ServerConfig()
+    if config.redact_pii is None:
+        config = config.model_copy(update={"redact_pii": redacts(None, settings)})
     slot = ModelSlot(settings, model)
     store_slot = StoreSlot(settings, store)
     gate = ModelGate(config.concurrency, config.queue_size)

@@ -53,7 +53,11 @@ class ServerConfig(BaseModel):
     public_metrics: bool = Field(False, description="serve /metrics without a key (otherwise: admin keys only)")
     requests_per_minute: int = Field(60, ge=0, description="per-key request rate when a user has none (0: no limit)")
     tokens_per_day: int = Field(0, ge=0, description="per-user daily token budget when a user has none (0: none)")
-    redact_pii: bool = Field(False, description="mask personal data before the model sees it, for every request")
+    redact_pii: bool | None = Field(
+        None,
+        description="mask personal data before the model sees it, for every request "
+        "(unset: the redact_pii setting; auto = on for an openai: endpoint off this machine)",
+    )
     redact_names: bool = Field(
         True,
         description="where personal data is masked, names of people too (spaCy NER for English, jieba for "
