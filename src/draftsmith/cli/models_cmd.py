@@ -1,6 +1,8 @@
-"""draftsmith models: list, info, use, pull."""
+"""draftsmith models: list, info, use, pull; quantize and compare (in quantize_cmd)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -15,8 +17,11 @@ app = typer.Typer(help="Models: the bundled ones, local GGUF files, and remote s
 @app.command("list")
 def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List bundled and local models and show which one is the default."""
+    from draftsmith.models.quantize import file_quant_type
+    from draftsmith.models.quantize import lineage as quant_lineage
+
     default = config.load_settings().model
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in catalog.BUNDLED.values():
         target = config.model_cache_dir() / m.filename
         state = "assembled" if target.exists() else "installed" if catalog.installed(m) else "not installed"
@@ -26,19 +31,23 @@ def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                 "kind": "bundled",
                 "state": state,
                 "size_mb": round(m.size / 1e6),
+                "quant": file_quant_type(target) if target.exists() else None,
                 "description": m.description,
                 "default": m.name == default,
             }
         )
     for name, path in catalog.local_models().items():
+        made = quant_lineage(name)  # made by `models quantize`: its type and source
         rows.append(
             {
                 "name": name,
-                "kind": "local gguf",
+                "kind": "quantized gguf" if made else "local gguf",
                 "state": "ready",
                 "size_mb": round(path.stat().st_size / 1e6),
-                "description": str(path),
+                "quant": made.type if made else file_quant_type(path),
+                "description": made.line() if made else str(path),
                 "default": name == default,
+                **({"lineage": made.model_dump()} if made else {}),
             }
         )
     from draftsmith.finetune import registry
@@ -58,10 +67,16 @@ def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     if json_out:
         print_json(rows)
         return
-    table = Table("", "name", "kind", "state", "MB", "description", box=None)
+    table = Table("", "name", "kind", "state", "MB", "quant", "description", box=None)
     for r in rows:
         table.add_row(
-            "*" if r["default"] else "", r["name"], r["kind"], r["state"], str(r["size_mb"]), r["description"]
+            "*" if r["default"] else "",
+            r["name"],
+            r["kind"],
+            r["state"],
+            str(r["size_mb"]),
+            r.get("quant") or "",
+            r["description"],
         )
     out.print(table)
     if not any(r["default"] for r in rows):
@@ -110,3 +125,8 @@ def pull(
         task = bar.add_task("pull", total=None)
         path = catalog.pull(repo, filename, lambda done, total: bar.update(task, completed=done, total=total or None))
     typer.echo(f"saved {path}; use it with --model {path.stem}")
+
+
+from draftsmith.cli import quantize_cmd  # noqa: E402 - models quantize, models compare
+
+quantize_cmd.register(app)
