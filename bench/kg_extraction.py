@@ -10,6 +10,10 @@ through the product's extractor (``graph.extract.extract_triples``: spaCy name h
 under its JSON schema, checks, one retry). Answers are cached per model and text in
 ~/.cache/draftsmith-bench/kg_extraction/ (the file name holds a fingerprint of the extractor and its template), so
 a run resumes and the two models can run in separate processes; a last run with everything cached only scores.
+The prompt was developed on WebNLG entries outside ``sample(rows, 240)`` (no lexicalisation of an entry in the
+first 240 is used); its few-shot examples are one such text (Al Asad Airbase) and two invented ones, and its list
+of preferred predicate names comes from those entries' seen categories (plus names the earlier prompt already had),
+so ``unseen_categories`` stays unseen.
 
 Matcher (documented, lenient where WebNLG's notation differs from text, strict on meaning), one-to-one greedy:
 - subject and object: ``graph.match.same_object`` — equal after normalisation (case, underscores, quotes,
@@ -26,8 +30,8 @@ file each); ``rebuild_unchanged_s`` is the same command run again with nothing c
 texts (built once with the gold triples standing in for the model, since only the ledger matters for a rebuild).
 
 Last line: JSON with triple_f1 (1.5B, goal ≥ 0.5), triple_f1_small (0.5B), their seen / unseen_entities /
-unseen_categories splits, precision/recall, skipped and invalid counts, build_passages_per_s,
-rebuild_unchanged_s (goal < 2).
+unseen_categories splits (F1, and ``<split>_precision`` / ``<split>_recall``), precision/recall, skipped and
+invalid counts, build_passages_per_s, rebuild_unchanged_s (goal < 2).
 """
 
 from __future__ import annotations
@@ -99,7 +103,8 @@ def fingerprint() -> str:
 
     parts = [inspect.getsource(getattr(extract, f)) for f in
              ("extract_triples", "_check", "_parse", "_retry_message", "occurs_in", "normalise", "predicate_label",
-              "find_names", "tokens")]  # fmt: skip
+              "find_names", "tokens", "canonical_direction", "entity_type", "value_type")]  # fmt: skip
+    parts += [repr(extract._ACTIVE), repr(extract._PASSIVE), repr(sorted(extract._AGENT_NOUNS))]
     template = Path(extract.__file__).parent.parent / "prompts" / "library" / "kg-extract.md"
     digest = hashlib.sha256("".join(parts).encode() + template.read_bytes())
     return digest.hexdigest()[:10]
@@ -156,7 +161,9 @@ def score(name: str, rows: list[dict], answers: dict[str, dict], matcher) -> dic
     out[f"precision{suffix}"] = round(p, 3)
     out[f"recall{suffix}"] = round(rec, 3)
     for split in SPLITS:
-        out[f"{split}{suffix}"] = round(prf(*totals[split])[2], 3)
+        sp, sr, sf = prf(*totals[split])
+        out[f"{split}{suffix}"] = round(sf, 3)
+        out[f"{split}_precision{suffix}"], out[f"{split}_recall{suffix}"] = round(sp, 3), round(sr, 3)
     items = [answers[r["id"]] for r in rows]
     out[f"skipped{suffix}"] = sum(i["skipped"] for i in items)
     out[f"invalid_outputs{suffix}"] = sum(i["invalid"] for i in items)

@@ -171,7 +171,7 @@ def test_build_from_the_callers_own_knowledge_base(store, client):
     again = client.post("/api/kg/notes/build?kb=notes&limit=5", headers=ana).json()
     assert (again["processed"], again["unchanged"]) == (0, 1)
     shown = client.get("/api/kg/notes/entities/Gustave Eiffel", headers=ana).json()
-    assert shown["outgoing"][0]["object"] == "Eiffel Tower"
+    assert shown["incoming"][0]["subject"] == "Eiffel Tower"  # (Eiffel Tower, designer, Gustave Eiffel)
     # ben's graph of the same name cannot read ana's knowledge base
     assert client.post("/api/kg", json={"name": "notes"}, headers=ben).status_code == 201
     theirs = client.post("/api/kg/notes/build?kb=notes", headers=ben)
@@ -221,7 +221,7 @@ def test_related_facts_name_the_entities_and_carry_their_passages(store, client)
     assert client.post("/api/kg/notes/build", headers=ana).status_code == 200
     built = client.post("/api/kg/notes/facts", json={"text": "Who designed the Eiffel Tower?"}, headers=ana).json()
     (fact,) = built["facts"]
-    assert fact["line"] == "Gustave Eiffel — designed — Eiffel Tower"
+    assert fact["line"] == "Eiffel Tower — designer — Gustave Eiffel"  # the thing first (canonical_direction)
     (passage,) = fact["passages"]
     assert passage["document"] == stored and "Gustave Eiffel designed" in passage["text"]
     assert passage["where"] and [s["source"] for s in fact["triple"]["sources"]] == [stored]

@@ -123,6 +123,34 @@ def test_a_schema_is_asked_for_and_predicates_are_normalised():
     assert extract.predicate_label("ethnic_group") == "ethnicGroup"
 
 
+def test_agent_relations_point_from_the_thing_to_its_maker():
+    cd = extract.canonical_direction
+    assert cd("Tomas Vik", "wrote", "Grey Harbour", "PERSON", "WORK_OF_ART") == (
+        "Grey Harbour",
+        "author",
+        "Tomas Vik",
+        True,
+    )
+    assert cd("Grey Harbour", "writtenBy", "Tomas Vik", "WORK_OF_ART", "PERSON")[:3] == (
+        "Grey Harbour",
+        "author",
+        "Tomas Vik",
+    )
+    assert cd("Tomas Vik", "author", "Grey Harbour", "PERSON", "THING")[:3] == ("Grey Harbour", "author", "Tomas Vik")
+    # already the right way round, a person's own facts, or two people: unchanged
+    assert cd("Grey Harbour", "author", "Tomas Vik", "THING", "PERSON")[3] is False
+    assert cd("Tomas Vik", "birthPlace", "Bergen", "PERSON", "GPE")[3] is False
+    assert cd("Tomas Vik", "manager", "Ada Vik", "PERSON", "PERSON")[3] is False
+    assert cd("Tomas Vik", "author", "1950", "PERSON", "DATE")[3] is False
+
+    model = FakeModel(answer([("Ellen Moray", "discovered", "4021 Halden")]))
+    found = extract.extract_triples(
+        model, "Ellen Moray discovered 4021 Halden.", names=[extract.Name(text="Ellen Moray", type="PERSON")]
+    )
+    t = found.triples[0]
+    assert (t.subject, t.predicate, t.object, t.object_type) == ("4021 Halden", "discoverer", "Ellen Moray", "PERSON")
+
+
 def test_names_and_types_from_spacy_and_jieba():
     names = {n.text: n.type for n in extract.find_names("Gustave Eiffel built a tower in Paris.", "en")}
     assert names.get("Paris") == "GPE" and names.get("Gustave Eiffel") == "PERSON"

@@ -291,17 +291,56 @@ def _check(item: dict, passage: str, norm_passage: str, names: list[Name]) -> tu
         return None, f"{s!r} does not occur in the text"
     if not o_found:
         return None, f"{o!r} does not occur in the text"
+    s_type, o_type = entity_type(s, names), entity_type(o, names)
+    s, predicate, o, flipped = canonical_direction(s, predicate, o, s_type, o_type)
+    if flipped:
+        s_type, o_type, s_found, o_found = o_type, s_type, o_found, s_found
     return (
         Triple(
             subject=s,
             predicate=predicate,
             object=o,
-            subject_type=entity_type(s, names),
-            object_type=entity_type(o, names),
+            subject_type=s_type,
+            object_type=o_type,
             confidence=round(0.9 * min(s_found, o_found) + 0.1, 2),
         ),
         "",
     )
+
+
+# One direction for relations between a thing and the people or organisations that made, run or own it: the
+# thing is the subject ("Tomas Vik wrote Grey Harbour" is (Grey Harbour, author, Tomas Vik)). Verb predicates
+# become the agent noun: active verbs swap subject and object, passive ones ("writtenBy") keep them.
+_AGENT_VERBS = {
+    "author": ("wrote", "writes", "authored", "written"),
+    "director": ("directed", "directs"),
+    "discoverer": ("discovered", "discovers"),
+    "designer": ("designed", "designs"),
+    "producer": ("produced", "produces"),
+    "founder": ("founded", "founds"),
+    "creator": ("created", "creates"),
+    "composer": ("composed", "composes"),
+    "operatingOrganisation": ("operates", "operated", "runs"),
+    "owner": ("owns", "owned"),
+    "manager": ("manages", "managed"),
+}
+_ACTIVE = {verb: agent for agent, verbs in _AGENT_VERBS.items() for verb in verbs}
+_PASSIVE = {verb + "By": agent for agent, verbs in _AGENT_VERBS.items() for verb in verbs}
+# Relations whose object is the maker or keeper: a PERSON subject with a non-person object is the wrong way round.
+_AGENT_NOUNS = frozenset({*_AGENT_VERBS, "architect", "keyPerson", "starring", "operator"})
+
+
+def canonical_direction(s: str, predicate: str, o: str, s_type: str, o_type: str) -> tuple[str, str, str, bool]:
+    """``(subject, predicate, object, swapped)`` with agent relations pointing from the thing to its maker:
+    ``(Vik, wrote, Grey Harbour)`` and ``(Vik, author, Grey Harbour)`` (a PERSON subject, an object that is
+    not a person or a value) both become ``(Grey Harbour, author, Vik)``; ``writtenBy`` becomes ``author``."""
+    if predicate in _PASSIVE:
+        return s, _PASSIVE[predicate], o, False
+    if predicate in _ACTIVE:
+        return o, _ACTIVE[predicate], s, True
+    if predicate in _AGENT_NOUNS and s_type == "PERSON" and o_type not in {"PERSON", "DATE", "VALUE"}:
+        return o, predicate, s, True
+    return s, predicate, o, False
 
 
 def entity_type(name: str, names: list[Name]) -> str:
