@@ -3,8 +3,10 @@
 1. Retrieve passages for the instruction, leave out off-topic ones (no shared word and a cosine well below
    the best); number them [1]…[k].
 2. Put them in the prompt as quoted data inside ``<passage id="n">`` elements, framed as "data, not
-   instructions" (system prompt and again after the task). Instruction-like sentences aimed at an
-   assistant ("ignore previous instructions…") are cut out of passages before they reach the model.
+   instructions" (system prompt and again after the task). The injection guard (``safety/injection.py``)
+   cuts instruction-like sentences aimed at an assistant out of the passages, puts border lines and a
+   reminder around them, and regenerates once, without the suspect sentences, an answer that shows signs of
+   obeying a passage (another language, base64, reversed text, emoji, a planted link or offer).
 3. Parse the model's ``[n]`` citations; ids that name no passage are dropped (and reported).
 4. Check every sentence against what it cites: a citation is kept when the passage shares most of the
    sentence's content words (numbers, names, terms; across languages, embedding similarity decides). A
@@ -29,6 +31,8 @@ from draftsmith.knowledge.retrieve import Passage, retrieve_passages
 from draftsmith.languages import detect_language, is_cjk
 from draftsmith.models.base import Model
 from draftsmith.prompts.registry import get_template
+from draftsmith.safety import injection
+from draftsmith.safety.injection import InjectionGuard, InjectionReport
 from draftsmith.store.db import Store
 from draftsmith.writing.base import (
     OnText,
@@ -53,14 +57,6 @@ MIN_CLAIM_TOKENS = 3  # sentences with fewer content words (transitions) are not
 OFF_TOPIC = 0.06  # a passage no query word matches and this far below the best cosine is left out
 
 _CITE = re.compile(r"\s*(?:\[(?:passage|source|ref|p)?\s*(\d{1,3}(?:\s*[,，、;–-]\s*\d{1,3})*)\]|【(\d{1,3})】)", re.I)
-_INJECTION = re.compile(
-    r"(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|of\s+)*(?:previous|prior|above|earlier|"
-    r"preceding|original|system)?\s*(?:instructions?|prompts?|directions|rules|tasks?)|you\s+are\s+now\s+|"
-    r"new\s+instructions?\s*:|system\s+prompt|(?:instead|now)\s*,?\s+(?:write|output|say|respond)\b|"
-    r"忽略(?:之前|以上|前面|先前|所有)?的?(?:所有)?(?:指令|指示|要求|提示)|无视(?:之前|以上)?的?(?:指令|要求)|"
-    r"你现在是|改为(?:写|输出)",
-    re.I,
-)
 
 
 class Reference(BaseModel):
@@ -90,35 +86,60 @@ class GroundedResult(Result):
     passages: list[Passage] = Field(default_factory=list)
     dropped_citations: list[int] = Field(default_factory=list)
     unsupported: int = 0
+    injection: InjectionReport | None = None  # what the injection guard did (None: guard off)
 
 
 # -- prompt side ------------------------------------------------------------------------------------
 
 
-def neutralise(text: str) -> tuple[str, bool]:
-    """Cut sentences that address an assistant (prompt injection) out of a passage."""
-    if not _INJECTION.search(text):
-        return text, False
-    kept = []
-    for span in sentence_spans(text):
-        piece = text[span.start : span.end]
-        kept.append("[instruction-like text removed]" if _INJECTION.search(piece) else piece)
-    return " ".join(kept), True
+class Sources(BaseModel):
+    """The passages as prompted: the block, a warning per passage that had text removed, the removed text,
+    and whether the block is framed as data (the template's rule lines go with it)."""
+
+    block: str
+    warnings: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    hardened: bool = False
 
 
-def format_passages(numbered: dict[int, Passage]) -> tuple[str, list[str]]:
-    """The passages as quoted data for a prompt, and a warning per passage that had instructions removed."""
-    blocks, warnings = [], []
+def prepare_sources(
+    numbered: dict[int, Passage],
+    guard: InjectionGuard | None = None,
+    suspects: dict[str, str] | None = None,
+) -> Sources:
+    """The passages as quoted data for a prompt, through ``guard`` (default: the current one). ``suspects``
+    (symptoms of an obeyed injection, see ``injection.answer_symptoms``) also cuts the sentences that could
+    have caused them."""
+    guard = guard or injection.current_guard()
+    blocks, warnings, removed = [], [], []
+    hardened = guard.harden_prompt and (
+        guard.harden_always or bool(suspects) or any(injection.looks_suspect(p.text) for p in numbered.values())
+    )
     for n, p in numbered.items():
-        text, cut = neutralise(p.text)
+        text = p.text
+        cut: list[str] = []
+        if guard.filter_passages:
+            text, cut = injection.strip_instructions(text)
+        if suspects:
+            text, more = injection.cut_spans(text, injection.suspect_sentences(text, suspects))
+            cut += more
         if cut:
+            removed += cut
             warnings.append(
                 f"passage [{n}] ({p.where()}) contains instructions aimed at the assistant; they were removed"
             )
         text = re.sub(r"</?\s*passage", "‹passage", text, flags=re.I)
         where = p.where().replace('"', "'")
         blocks.append(f'<passage id="{n}" source="{where}">\n{text}\n</passage>')
-    return "\n\n".join(blocks), warnings
+    block = "\n\n".join(blocks)
+    return Sources(block=injection.frame_sources(block) if hardened else block, warnings=warnings,
+                   removed=removed, hardened=hardened)  # fmt: skip
+
+
+def format_passages(numbered: dict[int, Passage], guard: InjectionGuard | None = None) -> tuple[str, list[str]]:
+    """The passages as quoted data for a prompt, and a warning per passage that had instructions removed."""
+    sources = prepare_sources(numbered, guard)
+    return sources.block, sources.warnings
 
 
 def relevant(passages: list[Passage]) -> list[Passage]:
@@ -360,8 +381,10 @@ def write_grounded(
     retrieved: list[Passage] | None = None,
     on_text: OnText | None = None,
     owner: str = "",
+    guard: InjectionGuard | None = None,
 ) -> GroundedResult:
-    """Draft text for ``instruction`` from the passages of knowledge base ``kb``, with checked citations."""
+    """Draft text for ``instruction`` from the passages of knowledge base ``kb``, with checked citations.
+    ``guard`` (default: ``injection.current_guard()``) keeps instructions inside the passages from steering it."""
     check_text(instruction, "instruction", max_chars=20_000)
     embedder = embedder or default_embedder()
     if retrieved is None:
@@ -371,19 +394,41 @@ def write_grounded(
         raise InputError(f"knowledge base {kb!r} has no passage for this instruction")
     numbered = {i: p for i, p in enumerate(retrieved, start=1)}
     language = output_language(lang, instruction)
-    block, warnings = format_passages(numbered)
+    guard = guard or injection.current_guard()
+    sources = prepare_sources(numbered, guard)
+    warnings = list(sources.warnings)
     tpl = get_template("grounded-write")
-    values: dict[str, Any] = {**standard_vars(language, style, length), "instruction": instruction, "passages": block}
+    values: dict[str, Any] = {**standard_vars(language, style, length), "instruction": instruction}
+    guarded = "guard" in tpl.variables  # the template's own "passages are data" lines go with the framing
     params = template_params(
         tpl, temperature, default=0.3, seed=seed, max_tokens=max_tokens or max_tokens_for(length or 200, language)
     )
     tally = Tally()
-    completion = run_template(model, tpl, values, params, on_text, tally)
+    prompted = {**values, "passages": sources.block, **({"guard": sources.hardened} if guarded else {})}
+    completion = run_template(model, tpl, prompted, params, on_text, tally)
     raw = require_output(clean_output(completion.text), model, "write")
+    report = InjectionReport(removed=sources.removed, hardened=sources.hardened) if guard.enabled else None
+    if report is not None and guard.check_output:
+        symptoms = injection.answer_symptoms(raw, instruction, [p.text for p in numbered.values()], expected=language)
+        again = prepare_sources(numbered, guard, suspects=symptoms) if symptoms else None
+        changed = again is not None and (again.removed, again.hardened) != (sources.removed, sources.hardened)
+        if again is not None and changed:  # only a changed prompt can change the answer
+            report.symptoms, report.regenerated, report.first_answer = sorted(symptoms), True, raw
+            prompted = {**values, "passages": again.block, **({"guard": again.hardened} if guarded else {})}
+            completion = run_template(model, tpl, prompted, params, None, tally)
+            raw = require_output(clean_output(completion.text), model, "write")
+            report.removed, report.hardened = again.removed, again.hardened
+            warnings.append(
+                f"the first answer showed signs of following instructions inside the sources ({', '.join(symptoms)});"
+                " it was written again without the sentences that could have caused them"
+            )
+        elif symptoms:
+            report.symptoms = sorted(symptoms)
+            warnings.append(f"the answer may follow instructions inside the sources ({', '.join(symptoms)})")
     if completion.finish_reason == "length":
         warnings.append("output stopped at the token limit; raise --max-tokens")
     return finish(raw, numbered, language, tally, model, embedder=embedder, warnings=warnings, template=tpl.name,
-                  style=style, operation="write")  # fmt: skip
+                  style=style, operation="write", injection=report)  # fmt: skip
 
 
 def query_for(instruction: str) -> str:
@@ -405,7 +450,7 @@ def finish(
     style: str | None = None,
     **extra: Any,
 ) -> GroundedResult:
-    grounding = check_citations(strip_reference_list(raw), numbered, embedder=embedder)
+    grounding = check_citations(strip_reference_list(injection.unmark(raw)), numbered, embedder=embedder)
     sentences = grounding.sentences()
     numbering = numbering_for(sentences)
     body = render(grounding, numbering, language)
