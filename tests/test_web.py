@@ -664,7 +664,7 @@ def test_graph_facts_panel_shows_related_facts_with_passages_and_marks_checked_c
     expect(facts).to_have_count(3)
     expect(page.locator("#graph-entities")).to_have_text(re.compile("Eiffel Tower, Gustave Eiffel"))
     first = facts.nth(0)  # the fact linking two names of the text, with the passage it was read from
-    expect(first.locator(".line")).to_have_text("Gustave Eiffel — designed — Eiffel Tower")
+    expect(first.locator(".line")).to_have_text("Eiffel Tower — designer — Gustave Eiffel")  # thing → its maker
     expect(first.locator(".where")).to_have_text(re.compile(re.escape(stored)))
     expect(first.locator(".passage")).to_contain_text(f"Gustave Eiffel designed the Eiffel Tower. {HOSTILE_FACT}")
     expect(page.locator("#graph-facts")).to_contain_text(f"Eiffel Tower — nickname — {HOSTILE_FACT}")
