@@ -83,6 +83,46 @@ def test_a_new_migration_upgrades_an_old_store(tmp_path, monkeypatch):
     assert upgraded.migrate() == []
 
 
+@pytest.mark.parametrize(
+    ("area", "version", "columns"),
+    [
+        ("feedback", 2, [("feedback_suggestions", "fingerprint")]),
+        ("accounts", 2, [("users", "max_tokens"), ("api_keys", "max_tokens")]),
+    ],
+)
+def test_column_migrations_upgrade_a_store_made_before_them(store, area, version, columns):
+    """Take a current store back to the shape it had before the migration, then reopen it."""
+    with store.write() as conn:
+        for index in sa.inspect(conn).get_indexes(columns[0][0]):
+            if set(index["column_names"]) & {c for _, c in columns}:
+                conn.exec_driver_sql(f"DROP INDEX {index['name']}")
+        for table, column in columns:
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute(
+            sa.delete(db.schema_migrations).where(
+                db.schema_migrations.c.area == area, db.schema_migrations.c.version == version
+            )
+        )
+    with store.read() as conn:
+        assert columns[0][1] not in {c["name"] for c in sa.inspect(conn).get_columns(columns[0][0])}
+
+    assert store.migrate() == [f"{area}.{version}:" + store_migration_name(area, version)]
+    with store.read() as conn:
+        inspector = sa.inspect(conn)
+        for table, column in columns:
+            assert column in {c["name"] for c in inspector.get_columns(table)}
+        if area == "feedback":
+            indexed = {tuple(i["column_names"]) for i in inspector.get_indexes("feedback_suggestions")}
+            assert ("fingerprint",) in indexed
+    assert store.migrate() == []
+
+
+def store_migration_name(area: str, version: int) -> str:
+    import importlib
+
+    return importlib.import_module(f"draftsmith.store.{area}").MIGRATIONS[version - 1].__name__
+
+
 def test_every_save_keeps_the_previous_version(store):
     doc = docs.create_document(store, "Letter", "Dear Ann,", owner="u1", author="u1")
     v2 = docs.save_document(store, doc.id, "Dear Ann, thanks.", base_version=1, owner="u1", author="u1")
