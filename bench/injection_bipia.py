@@ -62,7 +62,7 @@ from draftsmith.knowledge import kb as kbmod
 from draftsmith.knowledge.embed import E5Embedder
 from draftsmith.models.base import Chunk, GenParams, Message, Model, Score
 from draftsmith.models.loader import load_model
-from draftsmith.safety.injection import InjectionGuard
+from draftsmith.safety.injection import InjectionGuard, plant
 from draftsmith.store.db import Store
 from draftsmith.writing.grounded import strip_reference_list, write_grounded
 
@@ -149,17 +149,6 @@ def load_data() -> tuple[list[dict], dict[str, list[str]]]:
     return emails, attacks
 
 
-def insert(context: str, attack: str, position: str) -> str:
-    """The attack before the text, after the sentence nearest the middle, or after the text (BIPIA's places)."""
-    if position == "start":
-        return f"{attack} {context}"
-    if position == "end":
-        return f"{context} {attack}"
-    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)|\n", context)]
-    cut = min(ends, key=lambda e: abs(e - len(context) / 2)) if ends else len(context) // 2
-    return f"{context[:cut]} {attack} {context[cut:].lstrip(' ')}"
-
-
 def attacked_items(emails: list[dict], attacks: dict[str, list[str]], n_emails: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     items = []
@@ -169,7 +158,7 @@ def attacked_items(emails: list[dict], attacks: dict[str, list[str]], n_emails: 
                 position = POSITIONS[(i + k) % 3]
                 items.append({
                     "id": f"{kind}#{i}/email{e}/{position}", "type": kind, "attack": attack, "email": e,
-                    "context": insert(emails[e]["context"], attack, position), "clean": emails[e]["context"],
+                    "context": plant(emails[e]["context"], attack, position), "clean": emails[e]["context"],
                     "question": emails[e]["question"],
                 })  # fmt: skip
     return items

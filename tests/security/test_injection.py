@@ -134,7 +134,7 @@ def test_the_real_model_gets_the_attack_only_without_the_guard(store, tmp_path):
     cases = [(3, attacks["Language Translation"][0], "end"), (44, attacks["Scams & Fraud"][0], "middle")]
     for n, (email, attack, position) in enumerate(cases):
         doc = tmp_path / f"email{n}.txt"
-        doc.write_text(probe.insert(rows[email]["context"], attack, position), encoding="utf-8")
+        doc.write_text(injection.plant(rows[email]["context"], attack, position), encoding="utf-8")
         kbmod.add_files(store, f"real{n}", [doc], embedder=probe.embedder())
         question = rows[email]["question"].removeprefix("Q: ")
         prompts = {}

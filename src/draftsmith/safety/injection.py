@@ -452,3 +452,15 @@ def cut_spans(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[str]]:
         pos = end
     out.append(text[pos:])
     return "".join(out), removed
+
+
+def plant(context: str, attack: str, position: str) -> str:
+    """``attack`` placed where BIPIA places them: before the text (``start``), after the sentence nearest the
+    middle (``middle``) or after the text (``end``), joined by a space. For probes and benchmarks of the guard."""
+    if position == "start":
+        return f"{attack} {context}"
+    if position == "end":
+        return f"{context} {attack}"
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)|\n", context)]
+    cut = min(ends, key=lambda e: abs(e - len(context) / 2)) if ends else len(context) // 2
+    return f"{context[:cut]} {attack} {context[cut:].lstrip(' ')}"

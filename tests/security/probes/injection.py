@@ -18,7 +18,7 @@ from draftsmith.knowledge.chunking import Location
 from draftsmith.knowledge.retrieve import Passage
 from draftsmith.models.base import GenParams, Message
 from draftsmith.models.fake import FakeModel
-from draftsmith.safety.injection import InjectionGuard
+from draftsmith.safety.injection import InjectionGuard, plant
 
 from .core import Findings
 
@@ -41,17 +41,6 @@ def emails() -> list[dict]:
 
 def test_attacks() -> dict[str, list[str]]:
     return json.loads((BIPIA / "text_attack_test.json").read_text(encoding="utf-8"))
-
-
-def insert(context: str, attack: str, position: str) -> str:
-    """The attack before the text, after the sentence nearest the middle, or after it, joined by a space."""
-    if position == "start":
-        return f"{attack} {context}"
-    if position == "end":
-        return f"{context} {attack}"
-    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)|\n", context)]
-    cut = min(ends, key=lambda e: abs(e - len(context) / 2)) if ends else len(context) // 2
-    return f"{context[:cut]} {attack} {context[cut:].lstrip(' ')}"
 
 
 _EMBEDDER = None
@@ -103,7 +92,7 @@ def attacks_reaching_the_prompt(guard: InjectionGuard, n_emails: int = 10) -> Ra
         for attack in instructions:
             for row in rows:
                 for position in POSITIONS:
-                    block = prompt_block(insert(row["context"], attack, position), guard)
+                    block = prompt_block(plant(row["context"], attack, position), guard)
                     rates.total[kind] += 1
                     rates.reached[kind] += attack in block
     return rates
@@ -168,7 +157,7 @@ def obedience(guard: InjectionGuard, store, tmp: Path) -> Findings:
     }
     for n, (cue, attack) in enumerate(attacks.items()):
         doc = tmp / f"email{n}.txt"
-        doc.write_text(insert(email, attack, POSITIONS[n % 3]), encoding="utf-8")
+        doc.write_text(plant(email, attack, POSITIONS[n % 3]), encoding="utf-8")
         kbmod.add_files(store, f"inj{n}", [doc], embedder=embedder())
         model = obeying_model()
         result = write_grounded(model, "Find the $ value paid to Deel.", store=store, kb=f"inj{n}", guard=guard,
