@@ -550,3 +550,15 @@ def test_cli_ctrl_c_keeps_finished_files_and_says_how_to_resume(corpus, capsys, 
     assert main(["kb", "add", "ctrlc", str(corpus["md"].parent), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (len(report["unchanged"]), len(report["added"])) == (1, 4)
+
+
+def test_the_default_embedder_takes_its_threads_from_the_settings(draftsmith_home, monkeypatch):
+    from draftsmith.knowledge import embed
+
+    monkeypatch.setattr(embed, "_DEFAULT", None)
+    monkeypatch.setenv("DRAFTSMITH_EMBED_THREADS", "1")
+    assert embed.default_embedder()._threads == 1
+    monkeypatch.setattr(embed, "_DEFAULT", None)
+    monkeypatch.delenv("DRAFTSMITH_EMBED_THREADS")
+    assert embed.default_embedder()._threads == (os.cpu_count() or 1)
+    monkeypatch.setattr(embed, "_DEFAULT", None)

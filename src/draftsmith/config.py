@@ -28,6 +28,9 @@ class Settings(BaseModel):
     model: str = Field("qwen2.5-1.5b", description="default model: a bundled name, a GGUF path or openai:<url>")
     n_ctx: int = Field(8192, ge=512, description="context window for local models (tokens)")
     n_threads: int | None = Field(None, ge=1, description="CPU threads for local models (default: all cores)")
+    embed_threads: int | None = Field(
+        None, ge=1, description="CPU threads for embedding documents (default: all cores; 1 on a busy machine)"
+    )
     temperature: float = Field(
         0.7,
         ge=0.0,

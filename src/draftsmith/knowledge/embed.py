@@ -117,9 +117,12 @@ _DEFAULT: E5Embedder | None = None
 
 
 def default_embedder() -> E5Embedder:
+    """The process's embedder, with the ``embed_threads`` setting (default: every core)."""
     global _DEFAULT
     if _DEFAULT is None:
-        _DEFAULT = E5Embedder()
+        from draftsmith.config import load_settings
+
+        _DEFAULT = E5Embedder(threads=load_settings().embed_threads)
     return _DEFAULT
 
 
