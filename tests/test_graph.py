@@ -13,7 +13,7 @@ import pytest
 from draftsmith.cli import main
 from draftsmith.errors import InputError
 from draftsmith.graph import build as buildmod
-from draftsmith.graph import extract, factcheck, facts, graph, merge, query, resolve
+from draftsmith.graph import extract, factcheck, facts, graph, merge, predicates, query, resolve
 from draftsmith.graph.match import PredicateMatcher, same_object
 from draftsmith.knowledge import kb as kbmod
 from draftsmith.models.base import GenParams
@@ -160,6 +160,66 @@ def test_names_and_types_from_spacy_and_jieba():
     assert found.triples[0].subject_type == "PERSON"
 
 
+# -- predicate normalisation ------------------------------------------------------------------------------
+
+
+def test_predicates_are_normalised_by_their_lexical_form():
+    names = predicates.PredicateNormaliser(embedder=None)  # the bundled vocabulary, no vectors
+    assert names.normalise("dateOfBirth") == ("birthDate", False)
+    assert names.normalise("place_of_birth") == ("birthPlace", False)
+    assert names.normalise("ethnicGroups") == ("ethnicGroup", False)
+    assert names.normalise("hasLocation") == ("location", False)
+    assert names.normalise("partOf") == ("isPartOf", False)  # the vocabulary's own "…Of" name is kept as it is
+    assert names.normalise("isTheCapitalOf") == ("capital", True)  # "A is the capital of B": B's capital is A
+    assert names.normalise("wasBornIn") == ("bornIn", False)  # nothing close enough without vectors: kept
+    turned = names.triple(extract.Triple(subject="Paris", predicate="capitalOf", object="France", subject_type="GPE"))
+    assert (turned.subject, turned.predicate, turned.object, turned.object_type) == (
+        "France",
+        "capital",
+        "Paris",
+        "GPE",
+    )
+
+
+def test_predicate_synonyms_map_to_the_nearest_name_and_unrelated_ones_stay(store):
+    from draftsmith.knowledge.embed import E5Embedder
+    from draftsmith.store.knowledge import kb_embeddings
+
+    vocabulary = ["birthPlace", "location", "capital", "affiliation", "producer", "almaMater", "recordLabel"]
+    names = predicates.PredicateNormaliser(vocabulary, embedder=E5Embedder(threads=1), store=store, bundled=False)
+    assert names.normalise("locatedIn")[0] == "location"
+    assert names.normalise("capitalCity")[0] == "capital"
+    assert names.normalise("isAffiliatedTo")[0] == "affiliation"
+    # below the threshold: the model's own name stays
+    assert names.normalise("favouriteColour")[0] == "favouriteColour"
+    assert names.normalise("petName")[0] == "petName"
+    assert names.normalise("composer")[0] == "composer"  # e5 0.90 to producer, but no word in common
+    # never across opposite meanings or onto a date from a non-date, however close the vectors
+    assert names.normalise("deathCountry")[0] == "deathCountry"  # not birthPlace
+    assert names.normalise("releaseDate")[0] == "releaseDate"  # not recordLabel
+    assert predicates.opposed("hasToItsSoutheast", "southwest") and predicates.opposed("birthPlace", "deathPlace")
+    # the vectors are cached in the store by content hash, under the query side's own name
+    with store.read() as conn:
+        cached = conn.execute(kb_embeddings.select().where(kb_embeddings.c.model.like("%:query"))).all()
+    assert len(cached) >= len(vocabulary)
+
+
+def test_a_build_names_relations_like_the_graph_already_does(built):
+    store, model, _, folder = built
+    france = {(t.predicate, t.object) for t in query.show_entity(store, "city", "France").outgoing}
+    assert ("capital", "Paris") in france  # extracted as (Paris, capitalOf, France)
+    graph.add_triple(store, "city", "Seine", "riverMouth", "Le Havre")  # the user's own relation name
+    ANSWERS["flows into"] = [("Seine", "riverMouths", "Le Havre")]
+    try:
+        (folder / "mouth.txt").write_text("The Seine flows into the sea at Le Havre.", encoding="utf-8")
+        kbmod.add_files(store, "city", [folder])
+        buildmod.build_graph(store, "city", model)
+    finally:
+        del ANSWERS["flows into"]
+    seine = [(t.predicate, t.object) for t in query.show_entity(store, "city", "Seine").outgoing]
+    assert seine.count(("riverMouth", "Le Havre")) == 1 and ("riverMouths", "Le Havre") not in seine
+
+
 # -- build, resolution, curation -------------------------------------------------------------------------
 
 
@@ -245,7 +305,7 @@ def test_chinese_and_english_names_from_the_alias_table():
 def test_validated_and_user_triples_survive_rebuilds_and_removed_ones_stay_removed(built):
     store, model, _, folder = built
     graph.validate_triple(store, "city", "Seine | city | Paris")
-    graph.remove_triple(store, "city", "Paris | capitalOf | France")
+    graph.remove_triple(store, "city", "France | capital | Paris")  # extracted as "Paris capitalOf France"
     graph.add_triple(store, "city", "Seine", "length", "777 km")
     (folder / "seine.txt").write_text("The Seine flows through Paris. Paris is the capital of France. Twice.")
     kbmod.add_files(store, "city", [folder])
@@ -253,8 +313,8 @@ def test_validated_and_user_triples_survive_rebuilds_and_removed_ones_stay_remov
     assert report.processed == 1
     seine = {(t.predicate, t.object, t.status) for t in query.show_entity(store, "city", "Seine").outgoing}
     assert ("city", "Paris", "validated") in seine and ("length", "777 km", "validated") in seine
-    paris = {t.predicate for t in query.show_entity(store, "city", "Paris").outgoing}
-    assert "capitalOf" not in paris  # re-extracted, but the user removed it
+    france = {t.predicate for t in query.show_entity(store, "city", "France").outgoing}
+    assert "capital" not in france  # re-extracted, but the user removed it
     # the passage goes away entirely: validated facts stay
     (folder / "seine.txt").unlink()
     kbmod.remove_documents(store, "city", [folder / "seine.txt"])
@@ -385,10 +445,22 @@ def test_factcheck_compares_written_values_when_the_model_finds_no_fact(store):
         assert factcheck.factcheck(silent, claim, store=store, kg="v").claims[0].verdict == verdict, claim
 
 
+def test_factcheck_reads_claim_predicates_in_the_graph_s_own_names(store):
+    graph.add_triple(store, "u", "Acharya Institute", "affiliation", "Visvesvaraya University")
+    said = FakeModel(answer([("Acharya Institute", "affiliatedTo", "Mysore University")]))
+    check = factcheck.factcheck(said, "Acharya Institute is affiliated to Mysore University.", store=store, kg="u")
+    # "affiliatedTo" is no exact match for "affiliation" (e5 0.93): normalised onto the graph's name, it contradicts
+    assert check.claims[0].verdict == "contradicted"
+    assert check.claims[0].claim_triples[0].predicate == "affiliation"
+    assert check.claims[0].evidence[0].triple.object == "Visvesvaraya University"
+
+
 def test_matcher():
     assert same_object("Turn_Me_On_(album)", "Turn Me On") and same_object("1,777,539", "1777539")
     assert same_object("17068.8 (millimetres)", "17068.8 millimeter") and not same_object("1889", "1901")
     assert same_object("1961-05-03", "3 May 1961") and not same_object("1961-05-03", "4 May 1961")
+    assert same_object("São_Paulo", "Sao Paulo") and same_object("Cármen Lúcia", "Carmen Lucia")
+    assert not same_object("São Paulo", "Paulo Freire")
     m = PredicateMatcher()
     assert m.same("leaderName", "leader") and not m.same("birthPlace", "deathPlace")
 

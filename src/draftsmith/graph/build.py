@@ -5,6 +5,10 @@ seen; passages that are gone (a file removed or changed) have their facts retrac
 no other passage states are deleted, the user's (``validated``, ``user``) stay. Each passage is saved in its own
 transaction with the ledger row that marks it done, so an interrupted build keeps what it finished and the same
 command resumes. A rebuild with nothing new reads two lists of hashes and returns.
+
+Before they are saved, extracted predicates are normalised (``graph.predicates``): onto the bundled vocabulary and
+the predicates the graph already holds, by lexical form and — with an embedder — by e5 similarity, so one relation
+keeps one name across passages.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from draftsmith.graph import resolve
 from draftsmith.graph.extract import Extraction, extract_triples
 from draftsmith.graph.graph import add_alias, bump, ensure_entity, ensure_graph, upsert_triple
 from draftsmith.graph.merge import merge_into
+from draftsmith.graph.predicates import PredicateNormaliser
 from draftsmith.knowledge.kb import kb_row
 from draftsmith.models.base import Model
 from draftsmith.store.db import Store
@@ -90,6 +95,16 @@ def build_graph(
         return opened["m"]
 
     extract = extractor or (lambda text: extract_triples(the_model(), text))  # type: ignore[arg-type]
+    names: list[PredicateNormaliser] = []
+
+    def normaliser() -> PredicateNormaliser:
+        """Opened when a passage needs it: the bundled vocabulary plus every predicate the graph holds."""
+        if not names:
+            with store.read() as conn:
+                held = conn.scalars(sa.select(kg_triples.c.predicate).where(kg_triples.c.graph_id == g.id).distinct())
+                names.append(PredicateNormaliser(list(held), embedder=embedder, store=store))
+        return names[0]
+
     with store.write() as conn:
         kb_r = kb_row(conn, kb_name, owner)
         g = ensure_graph(conn, name, owner, kb_id=kb_r.id)
@@ -123,6 +138,7 @@ def build_graph(
                 BuildProgress(passages_done=i, passages_total=total, stage="extracting", triples=report.triples_added)
             )
         found = extract(text)
+        found.triples = normaliser().triples(found.triples)
         report.skipped += found.skipped
         report.invalid_outputs += found.invalid_outputs
         report.retried += found.retried

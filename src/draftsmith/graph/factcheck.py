@@ -2,7 +2,9 @@
 
 1. The text is split into sentences; each sentence is a claim.
 2. The claim's facts are extracted like a passage's (``extract_triples``: JSON schema, names checked against the
-   claim). A claim the model finds no fact in is still looked up by the names it mentions.
+   claim), and their predicates normalised onto the predicates the graph holds (``graph.predicates``, the same
+   step ``kg build`` takes, with the graph's predicates as the only vocabulary). A claim the model finds no fact
+   in is still looked up by the names it mentions.
 3. Each claim fact is compared with the graph's facts about its subject (and, reversed, its object):
    - the graph states the same object (``match.same_object``) under a related predicate → **supported**;
    - the graph states, under the same predicate (``match.PredicateMatcher.same``), only other objects of the same
@@ -36,6 +38,7 @@ from draftsmith.graph.match import (
     numbers,
     same_object,
 )
+from draftsmith.graph.predicates import PredicateNormaliser
 from draftsmith.graph.resolve import entity_key
 from draftsmith.knowledge.retrieve import Passage
 from draftsmith.models.base import Model
@@ -200,6 +203,7 @@ def factcheck(
 
         embedder = default_embedder()
     matcher = PredicateMatcher(embedder)
+    names = PredicateNormaliser({t.predicate for t in graph.facts}, embedder=embedder, store=store, bundled=False)
     claims = split_claims(text)
     if not claims:
         raise InputError("found no sentence to check in the text")
@@ -207,6 +211,7 @@ def factcheck(
         found = extract_triples(model, claim)
         result.invalid_outputs += found.invalid_outputs
         result.skipped += found.skipped
+        found.triples = [names.triple(t) for t in found.triples]
         check = ClaimCheck(claim=claim, start=start, end=end, verdict="not_found", claim_triples=found.triples)
         verdicts = []
         for ct in found.triples:

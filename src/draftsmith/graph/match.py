@@ -2,7 +2,8 @@
 
 Used by ``factcheck`` and by ``bench/kg_extraction.py`` (so the benchmark measures what the product does).
 
-- Names: equal after ``normalise`` (case, underscores, quotes, punctuation) with any bracketed note removed
+- Names: equal after ``normalise`` (case, underscores, quotes, punctuation) and with accents folded
+  (``São Paulo`` = ``Sao Paulo``, ``Cármen Lúcia`` = ``Carmen Lucia``), with any bracketed note removed
   (``Turn_Me_On_(album)`` = ``Turn Me On``), or every word of one inside the other when that one has at most
   twice as many (``Take It Off!`` = ``Take it Off``, ``Virginia, USA`` ⊇ ``Virginia``, but ``Adams County,
   Pennsylvania`` ≠ ``Pennsylvania``), or names in one row of the bundled alias table
@@ -18,6 +19,7 @@ Used by ``factcheck`` and by ``bench/kg_extraction.py`` (so the benchmark measur
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 
@@ -50,9 +52,14 @@ _MONTHS = {
 }
 
 
+def fold(text: str) -> str:
+    """Accents and other combining marks removed (``São`` → ``Sao``)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
 def bare(name: str) -> str:
-    """Normalised, without a bracketed note."""
-    return normalise(re.sub(r"\s*[(（][^)）]*[)）]", " ", name.replace("_", " ")))
+    """Normalised, accents folded, without a bracketed note."""
+    return normalise(fold(re.sub(r"\s*[(（][^)）]*[)）]", " ", name.replace("_", " "))))
 
 
 def numbers(text: str) -> list[float]:
