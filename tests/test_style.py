@@ -253,6 +253,31 @@ def test_a_corrupt_profile_file_is_an_input_error(draftsmith_home: Path) -> None
         store.load("broken")
 
 
+def test_an_empty_profile_or_style_file_says_what_a_style_needs(draftsmith_home: Path) -> None:
+    styles = draftsmith_home / "data" / "styles"
+    styles.mkdir(parents=True)
+    (styles / "blank.json").write_text("  \n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"blank\.json is empty; learn the style again: draftsmith style learn blank"):
+        store.load("blank")
+    hollow = P.learn("hollow", CHATTY).model_copy(update={"features": {}})
+    (styles / "hollow.json").write_text(hollow.model_dump_json(), encoding="utf-8")
+    with pytest.raises(InputError, match=r"hollow\.json holds an empty profile .*at least 5 texts"):
+        store.load("hollow")
+    (styles / "mine.yaml").write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match=r"mine\.yaml is empty; a style file needs name, description, rules"):
+        get_style("mine")
+    (styles / "mine.yaml").write_text("description: my voice\ncolour: red\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"mine\.yaml is invalid \(no name; unknown field colour\); a style file"):
+        get_style("mine")
+    (styles / "mine.yaml").write_text("name: mine\ndescription: my voice\n", encoding="utf-8")
+    assert get_style("mine").guide() == "my voice"  # usable as a guide, but it cannot score
+    with pytest.raises(InputError, match=r"'mine' has no English example text\(s\); scoring .* at least 5"):
+        store.load("mine", "en")
+    model = FakeModel(FORMAL_NOTE)
+    result = rewrite.rewrite(model, CASUAL_NOTE, style="mine", candidates=4)  # no examples: one draft, no score
+    assert len(model.calls) == 1 and result.style_adherence is None
+
+
 def test_every_preset_has_a_profile_from_its_examples() -> None:
     for name in ("academic", "news", "literary", "marketing", "casual", "formal", "concise", "humorous"):
         assert store.load(name).language == "en", name
@@ -345,6 +370,9 @@ def test_labels_and_bold_a_model_adds_are_removed() -> None:
     )
     assert select.strip_added_markup("He said:\nGo now.", "He said:\nGo.") == "He said:\nGo now."  # in the source
     assert select.strip_added_markup("**Note** this.", "**Note** that.") == "**Note** this."
+    preamble = "Here is the text rewritten in a humorous style, keeping its meaning, facts, names and numbers:"
+    assert select.strip_added_markup(f"{preamble}\n\nA jumbled joke.", "A joke.") == "A jumbled joke."
+    assert select.strip_added_markup("---\n\nYou and I.", "Me and you.") == "You and I."
 
 
 def test_contractions_are_written_out_or_made_only_where_clean() -> None:
@@ -405,6 +433,122 @@ def test_a_style_that_cannot_score_the_language_falls_back_to_one_draft() -> Non
         model, "Bonjour, la réunion est reportée à jeudi.", style="formal", lang="fr", candidates=4
     )
     assert len(model.calls) == 1 and result.text.startswith("Bonjour")
+
+
+def test_a_piece_too_short_to_score_gets_one_draft_streamed_as_written() -> None:
+    model = FakeModel("Yo, see you Thursday!")
+    streamed: list[str] = []
+    result = rewrite.rewrite(model, "See you on Thursday.", style="casual", candidates=4, on_text=streamed.append)
+    assert len(model.calls) == 1 and result.text == "Yo, see you Thursday!"
+    assert len([s for s in streamed if s.strip()]) > 1  # token by token, not once chosen
+    assert result.style_adherence is not None and result.style_adherence.drafts == 1
+    model = FakeModel("会议改期。")
+    rewrite.rewrite(model, "会议改到周四。", style="zh-official", candidates=4)  # 7 characters
+    assert len(model.calls) == 1
+    assert F.length(CASUAL_NOTE, "en") >= select.MIN_SCORED["en"]  # the notes below are long enough to choose
+
+
+def test_a_rewrite_into_another_script_is_not_held_to_the_texts_content() -> None:
+    zh = "会议推迟到下周四举行，请各位同事准时参加，并提前准备好相关材料。"
+    model = FakeModel(zh)
+    result = rewrite.rewrite(model, CASUAL_NOTE, style="zh-official", lang="zh", candidates=4)
+    assert len(model.calls) == 1 and result.text == zh  # chrF to English text would reject every Chinese draft
+    assert result.style_adherence is None and not result.warnings
+
+
+def test_a_second_bolder_round_is_drawn_when_no_draft_fits_the_style_better() -> None:
+    seen: list[tuple[float, str]] = []
+
+    def responder(messages, params):
+        seen.append((params.temperature, messages[-1].content))
+        return "Hey, it's raining so we're staying in." if params.seed < 3 else FORMAL_NOTE  # first: drops lines
+
+    model = FakeModel(responder)
+    result = rewrite.rewrite(model, CASUAL_NOTE, style="formal", seed=0, candidates=3)
+    assert len(model.calls) == 6 and result.text == FORMAL_NOTE
+    assert [t for t, _ in seen] == [0.7] * 3 + [select.RETRY_TEMPERATURE] * 3
+    assert all("Do not copy it" in user for _, user in seen[3:])
+    assert not any("Do not copy it" in user for _, user in seen[:3])
+    shift = result.style_adherence
+    assert shift is not None and shift.drafts == 6 and shift.after > shift.before and not result.warnings
+    formal = store.load("formal", "en")
+    assert shift.before == P.adherence(CASUAL_NOTE, formal).score  # what style score shows for the source
+    n = len(F.en_words(CASUAL_NOTE))
+    assert shift.after == P.adherence(result.text, formal, as_length=n).score
+
+
+def test_no_second_round_when_the_first_gains_or_retry_is_off() -> None:
+    model = _by_seed([FORMAL_NOTE])
+    assert rewrite.rewrite(model, CASUAL_NOTE, style="formal", seed=0, candidates=3).text == FORMAL_NOTE
+    assert len(model.calls) == 3
+    model = FakeModel(CASUAL_NOTE)
+    result = rewrite.rewrite(model, CASUAL_NOTE, style="formal", seed=0, candidates=3, retry=False)
+    assert len(model.calls) == 3 and result.style_adherence and result.style_adherence.drafts == 3
+
+
+def test_a_rewrite_that_cannot_move_the_text_towards_the_style_says_so() -> None:
+    model = FakeModel(FORMAL_NOTE)  # never anything but the text itself (literary neither adds nor drops "it's")
+    result = rewrite.rewrite(model, FORMAL_NOTE, style="literary", seed=0, candidates=2)
+    assert len(model.calls) == 4 and result.text == FORMAL_NOTE
+    shift = result.style_adherence
+    assert shift is not None and shift.after == shift.before and shift.drafts == 4
+    assert len(result.warnings) == 1
+    assert re.match(
+        r"the rewrite did not move the text towards the style 'literary' \(adherence 0\.\d\d before", result.warnings[0]
+    )
+    result = rewrite.rewrite(FakeModel(FORMAL_NOTE), FORMAL_NOTE, style="literary", candidates=1)  # one draft: too
+    assert result.warnings and result.style_adherence and result.style_adherence.drafts == 1
+    result = rewrite.rewrite(FakeModel("Bonjour."), "Bonjour, la réunion est jeudi.", style="formal", lang="fr")
+    assert result.style_adherence is None and not result.warnings  # a style that cannot score French: no claim
+
+
+def test_when_no_draft_keeps_the_content_the_text_stays_as_written() -> None:
+    model = FakeModel("Hey, it's raining so we're staying in.")  # loses two sentences of three, every time
+    result = rewrite.rewrite(model, CASUAL_NOTE, style="formal", seed=0, candidates=2)
+    assert len(model.calls) == 4
+    assert result.text == select.mechanical_edits(CASUAL_NOTE, store.load("formal", "en"))  # "it is", "do not"
+    assert result.warnings[0] == (
+        "no draft kept the content of 1 of 1 piece(s); they are left as written (with only the style's mechanical "
+        "edits)"
+    )
+
+
+def test_a_draft_that_drops_a_sentence_does_not_keep_the_content() -> None:
+    source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
+    assert select.coverage("Peter, please wait for me at the gate.", source, "en") == 0.0
+    assert (
+        select.coverage("So you have spoken with him? Send the man away. Peter, wait at the gate.", source, "en") >= 0.5
+    )
+    formal = store.load("formal", "en")
+    dropped = select.score("Have you spoken to him? Peter, wait for me at the gate, please.", formal, source=source)
+    assert dropped.content >= select.CONTENT_FLOOR and 0.5 <= dropped.length_ratio <= 2.0  # chrF alone lets it pass
+    assert not dropped.keeps()
+    assert (
+        select.coverage("Hey! Have you talked to him? Send your man away. Peter, wait at the gate.", source, "en")
+        >= 0.8
+    )
+    assert (
+        select.coverage(
+            "You cannot decide. I hope he goes home soon.",
+            "You can't decide. I hope he goes home. Who's calling?",
+            "en",
+        )
+        == 0
+    )
+    zh = "会议推迟到周四举行。请大家准时参加。"
+    assert select.coverage("会议改到周四。", zh, "zh") == 0.0
+    assert select.coverage("会议推迟至周四召开，请各位准时出席。", zh, "zh") >= select.COVERAGE_FLOOR  # reworded
+
+
+def test_drafts_that_repeat_the_instructions_are_dropped() -> None:
+    def responder(messages, params):
+        if params.seed == 0:  # a small model answering with its prompt around the text
+            return messages[-1].content
+        return FORMAL_NOTE
+
+    model = FakeModel(responder)
+    result = rewrite.rewrite(model, CASUAL_NOTE, style="formal", seed=0, candidates=2)
+    assert result.text == FORMAL_NOTE and "Rewrite the text below" not in result.text
 
 
 def test_write_with_candidates_keeps_the_draft_closest_to_the_style() -> None:
@@ -540,7 +684,7 @@ def test_best_of_n_with_the_real_model_picks_the_most_adherent_draft_that_keeps_
     text = "Honestly the new library is awesome. Tons of books, comfy chairs, and it's open till ten. You gotta see it!"
     formal = store.load("formal")
     result = rewrite.rewrite(model, text, style="formal", seed=7, candidates=3)
-    assert len(raw) == 3
+    assert len(raw) in (3, 6) and result.style_adherence and result.style_adherence.drafts == len(raw)  # 6: retried
     drafts = [select.mechanical_edits(select.strip_added_markup(clean_output(r, text), text), formal) for r in raw]
     scored = [select.score(d, formal, source=text) for d in drafts]
     assert result.text == drafts[select.choose(scored)]  # the most adherent draft that keeps the content

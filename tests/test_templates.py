@@ -44,7 +44,7 @@ WRITING = {
 # name -> (task, {variable: (allowed types, required, default)}): a contract the writing operations rely on.
 TEXT = ("text", "string")
 OPERATIONS: dict[str, tuple[str, dict[str, tuple[tuple[str, ...], bool, Any]]]] = {
-    "rewrite": ("rewrite", {"text": (TEXT, True, None)}),
+    "rewrite": ("rewrite", {"text": (TEXT, True, None), "retry": (("boolean",), False, False)}),
     "translate": (
         "translate",
         {

@@ -51,6 +51,8 @@ _ZH_FUNCTION = _split(
     "可以 一个 没有 什么 如果 因为 所以 但是 已经 还 又 更 最 "
     "让 给 向 等"
 )
+# Words that carry grammar rather than content (the function-word features; content checks leave them out).
+FUNCTION_WORDS = {"en": frozenset(_EN_FUNCTION), "zh": frozenset(_ZH_FUNCTION)}
 _EN_PUNCT = {
     "comma": (",", "commas"),
     "semicolon": (";", "semicolons"),

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from draftsmith import config
 from draftsmith.errors import InputError
@@ -82,11 +82,31 @@ def _load(path: Path, mtime: float) -> StylePreset:
         from draftsmith.style.store import read_learned
 
         return _from_profile(read_learned(path))
+    shape = (
+        "a style file needs name, description, rules (a list) and examples (a list of at least 5 texts written "
+        f"in the style), as in {PRESET_DIR / 'formal.yaml'}"
+    )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return StylePreset.model_validate(data)
     except Exception as exc:
-        raise InputError(f"style file {path} is invalid: {exc}") from None
+        problem = " ".join(str(exc).split())[:200]
+        raise InputError(f"style file {path} is not valid YAML ({problem}); {shape}") from None
+    if data is None:
+        raise InputError(f"style file {path} is empty; {shape}")
+    try:
+        return StylePreset.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(e) for e in exc.errors()[:5])
+        raise InputError(f"style file {path} is invalid ({problems}); {shape}") from None
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return f"no {where}"
+    if error["type"] == "extra_forbidden":
+        return f"unknown field {where}"
+    return f"{where or 'the file'}: {error['msg'].lower()}" if where else error["msg"].lower()
 
 
 def _files() -> dict[str, Path]:

@@ -70,11 +70,18 @@ def remove(name: str) -> Path:
 
 @cache
 def _read_learned(path: Path, mtime: float) -> StyleProfile:
+    again = f"learn the style again: draftsmith style learn {path.stem} FILE… --force (at least {MIN_TEXTS} texts)"
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise InputError(f"style file {path} is empty; {again}")
     try:
-        return StyleProfile.model_validate_json(path.read_text(encoding="utf-8"))
+        profile = StyleProfile.model_validate_json(text)
     except Exception as exc:
         problem = " ".join(str(exc).split())[:200]
-        raise InputError(f"style file {path} is invalid ({problem}); learn the style again with --force") from None
+        raise InputError(f"style file {path} is invalid ({problem}); {again}") from None
+    if not profile.features or profile.texts < 1:
+        raise InputError(f"style file {path} holds an empty profile (no features measured from sample texts); {again}")
+    return profile
 
 
 def read_learned(path: Path) -> StyleProfile:

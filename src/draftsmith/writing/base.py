@@ -21,6 +21,14 @@ R = TypeVar("R", bound="Result")
 MAX_INPUT_CHARS = 400_000
 
 
+class StyleAdherence(BaseModel):
+    """How well a rewrite fits its style (``draftsmith style score``'s 0–1, both as the source's length)."""
+
+    before: float = Field(description="adherence of the source text")
+    after: float = Field(description="adherence of the rewrite")
+    drafts: int = Field(description="drafts drawn to choose from")
+
+
 class Result(BaseModel):
     """What an operation returns: the text plus how it was made."""
 
@@ -34,6 +42,7 @@ class Result(BaseModel):
     timings: Timings = Field(default_factory=Timings)
     segments: int = 1
     warnings: list[str] = Field(default_factory=list)
+    style_adherence: StyleAdherence | None = None  # rewrite with a style that can score the language
     # The whole text as one suggestion (a rewrite, translation, summary, continuation): its feedback id, set by
     # the shell that shows it (answer with POST /v1/feedback or draftsmith feedback accept|reject).
     suggestion_id: str | None = None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from draftsmith.languages import detect_language
 from draftsmith.models.base import GenParams, Model
 from draftsmith.prompts.registry import get_template
 from draftsmith.prompts.template import Template
+from draftsmith.style import features as F
 from draftsmith.style import select
 from draftsmith.style.exemplars import check_style_language, rewrite_hints_for, style_guide_for
 from draftsmith.style.profile import StyleProfile
@@ -14,6 +16,7 @@ from draftsmith.writing.base import (
     MAX_INPUT_CHARS,
     OnText,
     Result,
+    StyleAdherence,
     Tally,
     check_text,
     clean_output,
@@ -40,6 +43,7 @@ def rewrite(
     on_text: OnText | None = None,
     max_chars: int = MAX_INPUT_CHARS,
     candidates: int = select.DEFAULT_CANDIDATES,
+    retry: bool = True,
 ) -> Result:
     """Rewrite ``text`` in ``style``; output in ``lang`` (default: the language of the text).
 
@@ -48,7 +52,13 @@ def rewrite(
     (sentence length, contractions, word choice…). With ``candidates`` > 1 (and a style that can score the
     language), each piece is drafted that many times (seeds ``seed``, ``seed + 1``…), the style's mechanical edits
     are applied (``select.mechanical_edits``) and the most adherent draft that keeps the content is chosen
-    (``select.choose``); ``on_text`` then gets each piece once it is chosen, not token by token."""
+    (``select.choose``); ``on_text`` then gets each piece once it is chosen, not token by token. With ``retry``,
+    when no such draft fits the style better than the piece itself, as many drafts again are made with a bolder
+    instruction at ``select.RETRY_TEMPERATURE`` and the choice is made over all. When the style can score the
+    language, the result carries the adherence before and after (``style_adherence``) and a warning when the
+    rewrite did not move the text towards the style. A piece shorter than ``select.MIN_SCORED`` (too short for the
+    score to tell drafts apart) gets one draft, streamed as written; so does every piece of a rewrite into another
+    script than the text's (``lang="zh"`` on English): neither the content check nor "before" applies there."""
     check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tpl = get_template(template)
@@ -56,8 +66,11 @@ def rewrite(
     check_style_language(style, language)
     spans = split_segments(text, SEGMENT_CHARS)
     profile = select.scoring_profile(style, language, text[:2000])
+    if profile is not None and F.feature_language(detect_language(text)) != profile.language:
+        profile = None  # a rewrite into another script: drafts cannot be compared with the text
     tally = Tally()
     outputs: list[str] = []
+    drawn = kept_none = 0
     pos = 0
     for span in spans:
         piece = text[span.start : span.end]
@@ -67,26 +80,62 @@ def rewrite(
         params = template_params(tpl, temperature, seed=seed, max_tokens=budget)
         guide = style_guide_for(style, piece, language) + rewrite_hints_for(profile, piece)
         values = {**base, "style_guide": guide, "text": piece}
-        if profile is None or candidates <= 1:
+        if (
+            profile is None
+            or candidates <= 1
+            or F.length(piece, profile.language) < select.MIN_SCORED[profile.language]
+        ):
             completion = run_template(model, tpl, values, params, on_text, tally)
             outputs.append(require_output(clean_output(completion.text, piece), model, "rewrite"))
+            drawn += 1
         else:
-            outputs.append(_best_of(model, tpl, values, params, piece, profile, candidates, tally))
+            best, n, kept = _best_of(model, tpl, values, params, piece, profile, candidates, tally, retry)
+            outputs.append(best)
+            drawn += n
+            kept_none += not kept
             if on_text:
                 on_text(outputs[-1])
         pos = span.end
     if on_text:
         on_text(text[pos:])
+    out = stitch(text, spans, outputs)
+    shift, warnings = _style_shift(text, out, style, profile, drawn)
+    if kept_none:
+        warnings.insert(
+            0,
+            f"no draft kept the content of {kept_none} of {len(spans)} piece(s); "
+            "they are left as written (with only the style's mechanical edits)",
+        )
     return tally.result(
         Result,
         model,
         operation="rewrite",
-        text=stitch(text, spans, outputs),
+        text=out,
         language=language,
         template=tpl.name,
         style=style,
         segments=len(spans),
+        style_adherence=shift,
+        warnings=warnings,
     )
+
+
+def _style_shift(
+    text: str, out: str, style: str, profile: StyleProfile | None, drawn: int
+) -> tuple[StyleAdherence | None, list[str]]:
+    """Adherence before and after (both as the text's length, as ``style score`` compares versions), and a warning
+    when the rewrite did not raise it."""
+    if profile is None:
+        return None, []
+    before = select.score(text, profile, source=text).adherence
+    after = select.score(out, profile, source=text).adherence
+    shift = StyleAdherence(before=round(before, 4), after=round(after, 4), drafts=drawn)
+    if after > before:
+        return shift, []
+    return shift, [
+        f"the rewrite did not move the text towards the style {style!r} (adherence {before:.2f} before, "
+        f"{after:.2f} after, best of {drawn} draft(s)); try more --candidates, another --seed or a larger model"
+    ]
 
 
 def _best_of(
@@ -98,16 +147,73 @@ def _best_of(
     profile: StyleProfile,
     n: int,
     tally: Tally,
-) -> str:
-    """``n`` drafts of one piece (seeds ``params.seed + i``), mechanically edited, the best by ``select.choose``."""
-    drafts: list[str] = []
-    for i in range(n):
+    retry: bool = True,
+) -> tuple[str, int, bool]:
+    """The best of ``n`` drafts of one piece (seeds ``params.seed + i``), mechanically edited, by ``select.choose``;
+    with ``retry``, ``n`` more (bolder, hotter) when none that keeps the content fits the style better than the
+    piece. When no draft keeps the content, the piece itself with the style's mechanical edits (a rewrite that
+    loses a sentence is worse than none). Returns the text, how many drafts were drawn and whether one kept the
+    content."""
+    source = select.score(piece, profile, source=piece).adherence
+    drafts = _drafts(model, tpl, values, params, piece, profile, range(n), tally)
+    scored = [select.score(d, profile, source=piece) for d in drafts]
+    if retry and not _gains(scored, source):
+        bolder = {**values, "retry": True} if "retry" in tpl.variables else values
+        hotter = params.model_copy(update={"temperature": max(params.temperature, select.RETRY_TEMPERATURE)})
+        more = _drafts(model, tpl, bolder, hotter, piece, profile, range(n, 2 * n), tally)
+        drafts += more
+        scored += [select.score(d, profile, source=piece) for d in more]
+        n *= 2
+    if not drafts:
+        return require_output("", model, "rewrite"), n, False
+    best = select.choose(scored)
+    if not scored[best].keeps():
+        return select.mechanical_edits(piece, profile), n, False
+    return drafts[best], n, True
+
+
+def _gains(scored: list[select.Scored], source: float) -> bool:
+    """Whether the draft ``select.choose`` would take keeps the content and fits the style better than the source."""
+    if not scored:
+        return False
+    best = scored[select.choose(scored)]
+    return best.keeps() and best.adherence > source
+
+
+def _drafts(
+    model: Model,
+    tpl: Template,
+    values: dict[str, Any],
+    params: GenParams,
+    piece: str,
+    profile: StyleProfile,
+    seeds: range,
+    tally: Tally,
+) -> list[str]:
+    """Drafts for seed offsets ``seeds``, cleaned and mechanically edited; empty ones and ones that repeat the
+    instructions (a small model sometimes answers with its prompt) are dropped."""
+    instructions = _instruction_lines(tpl, values, piece)
+    out: list[str] = []
+    for i in seeds:
         seed = None if params.seed is None else params.seed + i
         completion = run_template(model, tpl, values, params.model_copy(update={"seed": seed}), None, tally)
         draft = select.strip_added_markup(clean_output(completion.text, piece), piece)
-        if draft.strip():
-            drafts.append(select.mechanical_edits(draft, profile))
-    if not drafts:
-        return require_output("", model, "rewrite")
-    scored = [select.score(d, profile, source=piece) for d in drafts]
-    return drafts[select.choose(scored)]
+        if draft.strip() and not _echoes(draft, instructions):
+            out.append(select.mechanical_edits(draft, profile))
+    return out
+
+
+def _instruction_lines(tpl: Template, values: dict[str, Any], piece: str) -> list[str]:
+    """Lines of the prompt that are not the text (the instructions), normalised, long enough to be telling."""
+    lines = []
+    for message in tpl.render(values):
+        for line in message.content.replace(piece, "").splitlines():
+            line = " ".join(line.strip().lstrip("-").split()).lower()
+            if len(line) >= 30 and line not in " ".join(piece.lower().split()):
+                lines.append(line)
+    return lines
+
+
+def _echoes(draft: str, instructions: list[str]) -> bool:
+    flat = " ".join(draft.lower().split())
+    return any(line in flat for line in instructions)
