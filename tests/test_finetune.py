@@ -16,13 +16,7 @@ import pytest
 from draftsmith.cli import main
 from draftsmith.errors import InputError, ModelError
 from draftsmith.finetune import data, documents
-
-SENTENCES = [
-    "the capital of France is Paris.",
-    "hello world, the river is quiet.",
-    "the old town has a small bridge.",
-    "Paris is a city of light and rain.",
-]
+from tiny_qwen import CHAT_TEMPLATE, SENTENCES, SPECIAL, tiny_tokenizer
 
 
 def pairs(n: int, start: int = 0) -> list[dict[str, str]]:
@@ -136,23 +130,9 @@ def write_tiny_gguf(path: Path, hidden: int = 32, seed: int = 0) -> Path:
     gguf = pytest.importorskip("gguf")
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator([*SENTENCES, "hello world number", "system user assistant"] * 10, trainer)
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    template = (
-        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
-        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-    )
+    tok = tiny_tokenizer()
+    template = CHAT_TEMPLATE
     cfg = transformers.Qwen2Config(
         vocab_size=len(tok),
         hidden_size=hidden,
@@ -177,7 +157,7 @@ def write_tiny_gguf(path: Path, hidden: int = 32, seed: int = 0) -> Path:
     writer.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     tokens = [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])]
-    special = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}
+    special = set(SPECIAL)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("qwen2")
     writer.add_token_list(tokens)
@@ -293,6 +273,45 @@ def test_early_stopping_stops_after_patience(work: Path) -> None:
     result = Trainer(cfg, work / "data", work / "early").run()
     assert result.stopped_early and result.steps == 2 and result.best_step == 0
     assert len(result.history["val"]) == 3
+
+
+def test_device_and_dtype_choice() -> None:
+    torch = pytest.importorskip("torch")
+    from draftsmith.finetune import lora
+    from draftsmith.finetune.train import TrainConfig
+
+    assert lora.pick_device("cpu") == ("cpu", "float32")  # auto: float32 on a CPU
+    assert lora.pick_device("cpu", "bfloat16") == ("cpu", "bfloat16")  # opt-in
+    with pytest.raises(InputError, match="unknown dtype 'float16'"):
+        lora.pick_device("cpu", "float16")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="sees no CUDA GPU"):
+            lora.pick_device("cuda", "auto")
+    # the precision is how a run is computed, not what it is: a run resumes in another dtype
+    assert TrainConfig(dtype="bfloat16").run_key() == TrainConfig().run_key()
+
+
+def test_several_processes_are_refused_not_run_twice(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from draftsmith.finetune.train import Trainer
+
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as accelerate launch --num_processes 2 sets it
+    with pytest.raises(InputError, match=r"started as 2 processes.*--num_processes 1"):
+        Trainer(config(work), work / "data", work / "two").run()
+    assert not (work / "two" / "checkpoints").exists()
+
+
+def test_bfloat16_training_on_the_cpu(work: Path) -> None:
+    import torch
+
+    from draftsmith.finetune.train import Trainer
+
+    cfg = config(work, dtype="bfloat16", max_steps=3, eval_every=3, save_every=3)
+    trainer = Trainer(cfg, work / "data", work / "bf16")
+    result = trainer.run(resume=False)
+    assert result.dtype == "bfloat16" and result.steps == 3
+    assert {p.dtype for p in trainer.model.parameters() if p.requires_grad} == {torch.float32}  # the adapter
+    assert {p.dtype for p in trainer.model.parameters() if not p.requires_grad} == {torch.bfloat16}  # the base
+    assert result.best_val_loss < result.initial_val_loss
 
 
 def test_out_of_memory_suggests_smaller_settings(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:

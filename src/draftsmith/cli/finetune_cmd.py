@@ -106,6 +106,9 @@ def run(
     patience: int = typer.Option(3, "--patience", help="Stop after N evaluations without improvement."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu or cuda."),
+    dtype: str = typer.Option(
+        "auto", "--dtype", help="auto (bfloat16 on a GPU, float32 on a CPU), float32 or bfloat16 (fast on bf16 CPUs)."
+    ),
     restart: bool = typer.Option(False, "--restart", help="Discard checkpoints in the run folder and start over."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the base vs tuned evaluation on the test split."),
     eval_limit: int = typer.Option(None, "--eval-limit", help="Evaluate on the first N test examples only."),
@@ -137,6 +140,7 @@ def run(
             "patience": patience,
             "seed": seed,
             "device": device,
+            "dtype": dtype,
         }
     )
     parent = resolve_adapter(from_adapter) if from_adapter else None

@@ -58,19 +58,39 @@ def resolve_base(spec: str) -> Path:
     return resolve_gguf(raw)
 
 
-def pick_device(device: str = "auto") -> tuple[str, str]:
-    """(device, dtype): CUDA in bfloat16 when present and asked for (``auto``), else CPU in float32."""
+def pick_device(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
+    """(device, dtype): CUDA when present and asked for (``auto``), else CPU.
+
+    ``dtype="auto"`` is bfloat16 on a GPU that supports it and float32 elsewhere. ``bfloat16`` on a CPU is
+    opt-in: about twice as fast as float32 where the CPU has bf16 dot-product instructions (AVX512-BF16, AMX),
+    much slower where it has none. The LoRA weights themselves stay float32 either way (PEFT keeps them so).
+    """
     import torch
 
+    if dtype not in ("auto", "float32", "bfloat16"):
+        raise InputError(f"unknown dtype {dtype!r}; use auto, float32 or bfloat16")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise InputError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu")
-        return device, "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+        bf16 = torch.cuda.is_bf16_supported()
+        if dtype == "bfloat16" and not bf16:
+            raise InputError("this GPU has no bfloat16 support; use --dtype float32")
+        return device, "bfloat16" if dtype == "bfloat16" or (dtype == "auto" and bf16) else "float32"
     if device != "cpu":
         raise InputError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
-    return "cpu", "float32"
+    return "cpu", "bfloat16" if dtype == "bfloat16" else "float32"
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), where bfloat16 beats float32."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def open_base(spec: str, device: str = "cpu", dtype: str = "float32") -> TransformersModel:

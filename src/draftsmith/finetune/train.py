@@ -61,11 +61,14 @@ class TrainConfig(BaseModel):
     max_val: int = Field(64, ge=1, description="validation examples the loss is measured on")
     seed: int = 0
     device: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="weights and activations (auto: bfloat16 on a GPU, float32 on a CPU)"
+    )
     keep_checkpoints: int = Field(2, ge=1)
 
     def run_key(self) -> dict[str, Any]:
-        """The settings a resumed run must share (not where it runs or how often it saves)."""
-        return self.model_dump(exclude={"device", "keep_checkpoints", "save_every"})
+        """The settings a resumed run must share (not where or in what precision it runs, how often it saves)."""
+        return self.model_dump(exclude={"device", "dtype", "keep_checkpoints", "save_every"})
 
 
 class TrainEvent(BaseModel):
@@ -136,8 +139,14 @@ class Trainer:
         import torch
 
         cfg = self.config
+        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        if world > 1:  # every process would train the whole run on its own and write the same files
+            raise InputError(
+                f"this run was started as {world} processes (accelerate launch / torchrun), but training uses one "
+                "device per run; launch one process (--num_processes 1) and choose the GPU with --device cuda:N"
+            )
         self._emit("load", message=f"opening {cfg.base}")
-        self.device, self.dtype = lora.pick_device(cfg.device)
+        self.device, self.dtype = lora.pick_device(cfg.device, cfg.dtype)
         self.base = lora.open_base(cfg.base, self.device, self.dtype)
         self.tokenizer = self.base.tokenizer
         self.pad_id = self.base._pad_id
