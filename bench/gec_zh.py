@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FINGERPRINTED = (
     "src/draftsmith/writing/correct.py",
     "src/draftsmith/prompts/library/correct.md",
+    "src/draftsmith/prompts/library/correct-zh.md",
     "src/draftsmith/checking/chinese.py",
     "src/draftsmith/checking/data/zh_confusion.txt",
 )

@@ -286,13 +286,18 @@ def test_detectors_mode_corrects_without_a_model() -> None:
     assert all(e.reason for e in result.edits)
 
 
-def test_hybrid_gives_the_model_the_detectors_hints() -> None:
+def test_hybrid_gives_the_model_the_detectors_hints_for_chinese_only() -> None:
+    pytest.importorskip("jieba")
     model = FakeModel()
-    correct.correct(model, "She go to school.", mode="hybrid")
-    assert "'go' → 'goes'" in model.calls[0][-1].content
+    correct.correct(model, "周末我们去公圆玩。", mode="hybrid")
+    assert "'圆' → '园'" in model.calls[0][-1].content
     plain = FakeModel()
-    correct.correct(plain, "She go to school.", mode="llm")
+    correct.correct(plain, "周末我们去公圆玩。", mode="llm")
     assert "→" not in plain.calls[0][-1].content
+    # English: no hints (with the fluency prompt they narrowed the model to the flagged words); guards still run
+    english = FakeModel()
+    correct.correct(english, "She go to school.", mode="hybrid")
+    assert "→" not in english.calls[0][-1].content
 
 
 def test_hybrid_drops_model_edits_on_code_urls_names_and_new_misspellings() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from draftsmith.models.fake import FakeModel, echo_responder
+from draftsmith.prompts.registry import get_template
 from draftsmith.writing import correct
 
 pytest.importorskip("jieba")
@@ -49,3 +50,12 @@ def test_english_is_not_limited_to_small_changes() -> None:
     text = "Me and him goes to the store yesterday."
     fixed = "He and I went to the store yesterday."
     assert correct.correct(FakeModel(fixed), text, mode="hybrid").text == fixed
+
+
+def test_chinese_uses_the_precision_first_prompt_and_english_the_fluency_one() -> None:
+    zh, en = FakeModel(), FakeModel()
+    correct.correct(zh, "我们去公园玩。", mode="hybrid")
+    correct.correct(en, "We go to the park.", mode="hybrid")
+    assert zh.calls[0][0].content == get_template("correct-zh").system.strip()
+    assert en.calls[0][0].content == get_template("correct").system.strip()
+    assert "English teacher" in en.calls[0][0].content and "English teacher" not in zh.calls[0][0].content

@@ -28,6 +28,7 @@ from draftsmith.store.db import Store
 DATA = Path(os.environ.get("DRAFTSMITH_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 JFLEG = DATA / "jfleg"
 BUILTIN_CORRECT = (BUILTIN_DIR / "correct.md").read_text(encoding="utf-8")
+BUILTIN_SHOTS = BUILTIN_CORRECT.count("  - vars:")  # the built-in correct template's few-shot examples
 MAGIC = "MAGIC: fix every error, change nothing else, and output only the corrected text."
 
 SUBJECTS = ["She", "He", "My sister", "The teacher", "Our neighbour", "This boy"]
@@ -94,7 +95,8 @@ def test_saving_versions_keeps_the_history_and_the_builtin(draftsmith_home: Path
     assert history.save_version("correct", new_text).version == 2  # the same text again is no new version
     diff = history.diff("correct")
     assert diff.startswith("--- correct.md@1\n+++ correct.md@current\n")
-    assert " system: |\n-  You are a careful proofreader." in diff and "+  Fix grammar only." in diff
+    first_line = BUILTIN_CORRECT.split("system: |\n", 1)[1].splitlines()[0]  # the built-in prompt's first line
+    assert f" system: |\n-{first_line}" in diff and "+  Fix grammar only." in diff
     # A hand edit of the live file is kept as a version before the next one is written.
     live = user_template_dir() / "correct.md"
     live.write_text(new_text.replace("Fix grammar only.", "Fix grammar, please."), encoding="utf-8")
@@ -213,7 +215,7 @@ def test_few_shot_examples_come_from_the_training_split(store: Store) -> None:
 
     def with_examples(messages: list[Message], text: str) -> bool:
         shots = [m.content for m in messages if m.role == "assistant"]
-        return len(shots) > 4  # more examples than the template's own four
+        return len(shots) > BUILTIN_SHOTS  # more examples than the template's own
 
     result = optimize(
         FakeModel(responder(with_examples)),
@@ -226,8 +228,8 @@ def test_few_shot_examples_come_from_the_training_split(store: Store) -> None:
     )
     assert result.winner == "shots+2" and result.written_version == 2
     examples = get_template("correct").examples
-    assert len(examples) == 6
-    assert {e.vars["text"] for e in examples[4:]} <= train_sources
+    assert len(examples) == BUILTIN_SHOTS + 2
+    assert {e.vars["text"] for e in examples[BUILTIN_SHOTS:]} <= train_sources
 
 
 def test_nothing_is_written_when_no_variant_beats_the_template(store: Store) -> None:

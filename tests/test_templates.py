@@ -268,15 +268,24 @@ def test_rewrite_keeps_input_language_unless_told() -> None:
 
 
 def test_correct_is_greedy_with_minimal_edit_examples() -> None:
+    # English: a learner's errors fixed (fluency included: word choice, articles, commas), never a rewrite
     t = registry.get_template("correct")
     assert t.temperature == 0
-    assert 3 <= len(t.examples) <= 4
+    assert 3 <= len(t.examples) <= 8
     pairs = [(e.vars["text"], e.output) for e in t.examples]
     assert all(set(e.vars) == {"text"} for e in t.examples)
-    assert ("She go to school every day.", "She goes to school every day.") in pairs
+    assert any(src == out for src, out in pairs), "needs an already-correct example returned unchanged"
+    for src, out in pairs:
+        assert difflib.SequenceMatcher(None, src, out).ratio() > 0.7, (src, out)
+    # Chinese (correct-zh): precision first, every example a small edit
+    zh = registry.get_template("correct-zh")
+    assert zh.temperature == 0 and zh.task == "correct" and zh.category == "operation"
+    assert set(zh.variables) == {"text"} and zh.system and "only" in zh.system.lower()
+    assert 3 <= len(zh.examples) <= 4
+    pairs = [(e.vars["text"], e.output) for e in zh.examples]
     assert ("我们去公圆玩。", "我们去公园玩。") in pairs
     assert any(src == out for src, out in pairs), "needs an already-correct example returned unchanged"
-    for src, out in pairs:  # every example shows a small edit, never a rewrite
+    for src, out in pairs:
         assert difflib.SequenceMatcher(None, src, out).ratio() > 0.85, (src, out)
 
 

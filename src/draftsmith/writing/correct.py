@@ -7,11 +7,14 @@ whitespace-only changes are ignored, so the user's layout never changes.
 
 ``mode`` picks who corrects:
 
-- ``hybrid`` (default): the fast detectors (``draftsmith.checking``) run first; their certain findings go
-  to the model as hints, and the model's answer is the correction. The detectors then guard it: model
+- ``hybrid`` (default): the fast detectors (``draftsmith.checking``) run first and the model's answer is the
+  correction. For Chinese the detectors' certain findings go to the model as hints; for English they do not (hints
+  in the prompt made the model fix the flagged words and little else). The detectors then guard the answer: model
   edits that touch code, URLs, the user's own words or names, or that bring in a misspelling, are dropped.
-  Chinese gets two more guards, since small models over-correct it: only small changes are kept (a rewritten
-  phrase or a deleted word is dropped whole), and certain confusion-set findings the model ignored are applied.
+  Chinese gets more guards, since small models over-correct it: only small changes are kept (a rewritten phrase
+  or a deleted word is dropped whole) and certain confusion-set findings the model left out are applied. Chinese
+  uses the precision-first ``correct-zh`` prompt; English the ``correct`` prompt, which asks for a teacher's
+  fixes, fluency included.
 - ``llm``: the model alone.
 - ``detectors``: no model; the detectors' certain findings are applied.
 
@@ -78,8 +81,9 @@ def correct(
         return _correct_with_detectors(text, language, on_edit)
     if model is None:
         raise InputError(f"correct --mode {mode} needs a model; use --mode detectors to run without one")
-    tpl = get_template(template)
+    tpl = get_template(_template_name(template, language))
     checker = _checker(language) if mode == "hybrid" else None
+    zh = language in ("zh", "zh-tw")
     tally = Tally()
     edits: list[Edit] = []
     warnings: list[str] = []
@@ -89,7 +93,10 @@ def correct(
         problems = _problems(checker, piece)
         budget = int(model.count_tokens(piece) * 1.5) + 32
         params = GenParams(temperature=0.0, max_tokens=budget, speculative=speculative, top_k=1, repeat_penalty=1.0)
-        completion = _ask(model, tpl, {"lang": language, "text": piece}, params, tally, problems)
+        # Chinese: the certain findings go to the model as hints. English: they do not; with the fluency prompt,
+        # hints narrowed the model to the flagged words (on JFLEG dev every sentence they changed got worse).
+        hints = problems if zh else []
+        completion = _ask(model, tpl, {"lang": language, "text": piece}, params, tally, hints)
         fixed = clean_output(completion.text, piece)
         if not fixed.strip() or completion.finish_reason == "length":
             warnings.append(f"no usable correction for the passage at {span.start}; left unchanged")
@@ -100,8 +107,9 @@ def correct(
         found = [e for e in diff_edits(piece, fixed, language) if e.original.strip() or e.replacement.strip()]
         if checker is not None:
             found = _guard(piece, found, language, checker)
-            if language in ("zh", "zh-tw"):
-                found = _add_missed_hints(piece, _zh_small_changes(piece, found), problems)
+            if zh:
+                found = _zh_small_changes(piece, found)
+                found = _add_missed_hints(piece, found, problems)
         if language == "en" and found:
             from draftsmith.checking.classify import classify_edits
 
@@ -129,6 +137,19 @@ def correct(
 # -- the detectors' part ----------------------------------------------------------------------------
 
 HINTS_HEADER = "A spelling and grammar checker flagged these likely errors (fix them unless they are wrong here):"
+ZH_TEMPLATE = "correct-zh"
+
+
+def _template_name(template: str, language: str) -> str:
+    """Chinese goes to ``correct-zh`` when the built-in ``correct`` is asked for.
+
+    The built-in ``correct`` asks for an English teacher's fluent fixes (JFLEG's references are fluency edits); the
+    same push makes a small model over-correct Chinese, so Chinese keeps the precision-first prompt. A user's own
+    ``correct`` template is used for every language, as asked.
+    """
+    if template != "correct" or language not in ("zh", "zh-tw"):
+        return template
+    return ZH_TEMPLATE if get_template(template).source == "builtin" else template
 
 
 def _checker(language: str) -> Checker | None:
@@ -218,6 +239,17 @@ ZH_MAX_DELETE = 1  # characters a Chinese change may delete outright
 ZH_GAP = 1  # Chinese edits at most this many characters apart are one change (a rewritten phrase)
 
 
+def _zh_groups(edits: list[Edit]) -> list[list[Edit]]:
+    """Edits at most ``ZH_GAP`` characters apart, in order: each group is one change."""
+    groups: list[list[Edit]] = []
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        if groups and edit.start - groups[-1][-1].end <= ZH_GAP:
+            groups[-1].append(edit)
+        else:
+            groups.append([edit])
+    return groups
+
+
 def _zh_small_changes(piece: str, edits: list[Edit]) -> list[Edit]:
     """Chinese: keep only small changes (a character or two replaced, inserted or deleted); drop rewrites whole.
 
@@ -227,11 +259,7 @@ def _zh_small_changes(piece: str, edits: list[Edit]) -> list[Edit]:
     The limits were chosen on MuCGEC dev's odd ids (``bench/gec_zh.py --half odd``); the even ids are the report.
     """
     kept: list[Edit] = []
-    group: list[Edit] = []
-
-    def close() -> None:
-        if not group:
-            return
+    for group in _zh_groups(edits):
         start, end = group[0].start, group[-1].end
         old = piece[start:end]
         new = apply_edits(piece, group)[start : end + sum(len(e.replacement) - (e.end - e.start) for e in group)]
@@ -241,13 +269,6 @@ def _zh_small_changes(piece: str, edits: list[Edit]) -> list[Edit]:
             small = max(len(old), len(new)) <= ZH_MAX_EDIT
         if small:
             kept.extend(group)
-        group.clear()
-
-    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
-        if group and edit.start - group[-1].end > ZH_GAP:
-            close()
-        group.append(edit)
-    close()
     return kept
 
 
