@@ -442,6 +442,9 @@ def test_a_piece_too_short_to_score_gets_one_draft_streamed_as_written() -> None
     assert len(model.calls) == 1 and result.text == "Yo, see you Thursday!"
     assert len([s for s in streamed if s.strip()]) > 1  # token by token, not once chosen
     assert result.style_adherence is not None and result.style_adherence.drafts == 1
+    # an echo does not move a short text either, but more drafts would not help: no advice to draw them
+    echoed = rewrite.rewrite(FakeModel("The cat sat on the mat."), "The cat sat on the mat.", style="formal")
+    assert echoed.style_adherence is not None and not echoed.warnings
     model = FakeModel("会议改期。")
     rewrite.rewrite(model, "会议改到周四。", style="zh-official", candidates=4)  # 7 characters
     assert len(model.calls) == 1

@@ -124,14 +124,14 @@ def _style_shift(
     text: str, out: str, style: str, profile: StyleProfile | None, drawn: int
 ) -> tuple[StyleAdherence | None, list[str]]:
     """Adherence before and after (both as the text's length, as ``style score`` compares versions), and a warning
-    when the rewrite did not raise it."""
+    when the rewrite of a text long enough to score did not raise it."""
     if profile is None:
         return None, []
     before = select.score(text, profile, source=text).adherence
     after = select.score(out, profile, source=text).adherence
     shift = StyleAdherence(before=round(before, 4), after=round(after, 4), drafts=drawn)
-    if after > before:
-        return shift, []
+    if after > before or F.length(text, profile.language) < select.MIN_SCORED[profile.language]:
+        return shift, []  # (a text too short to score gets no advice to draw more drafts: it is drafted once)
     return shift, [
         f"the rewrite did not move the text towards the style {style!r} (adherence {before:.2f} before, "
         f"{after:.2f} after, best of {drawn} draft(s)); try more --candidates, another --seed or a larger model"
