@@ -198,6 +198,10 @@ def test_cli_ctrl_c_mid_stream_exits_cleanly():
         MODEL,
         "--max-tokens",
         "400",
+        "--length",  # a story the model ends after ~100 words could finish before the signal (seen once in CI)
+        "300",
+        "--seed",
+        "0",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.read(1)  # streaming has started
