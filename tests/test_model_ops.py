@@ -204,7 +204,9 @@ def test_cli_ctrl_c_mid_stream_exits_cleanly():
         "0",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.read(1)  # streaming has started
+    # well into the stream: a signal during the model's load can land in llama.cpp's log callback, where ctypes
+    # swallows the KeyboardInterrupt (seen in CI when something was printed before the load ended)
+    assert proc.stdout.read(40)
     time.sleep(0.3)
     os.kill(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=180)  # generous: CI machines can be heavily loaded
