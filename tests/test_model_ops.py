@@ -203,14 +203,23 @@ def test_cli_ctrl_c_mid_stream_exits_cleanly():
         "--seed",
         "0",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def as_from_a_terminal() -> None:
+        # a child inherits its parent's signal mask and ignored signals: earlier tests in the same pytest process can
+        # leave SIGINT blocked in this thread, and then the Ctrl-C below would never arrive (seen in CI, full suite)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal
+    )
     # well into the stream: a signal during the model's load can land in llama.cpp's log callback, where ctypes
     # swallows the KeyboardInterrupt (seen in CI when something was printed before the load ended)
     assert proc.stdout.read(40)
     time.sleep(0.3)
     os.kill(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=180)  # generous: CI machines can be heavily loaded
-    assert proc.returncode == 130
+    assert proc.returncode == 130, (signal.pthread_sigmask(signal.SIG_BLOCK, set()), stderr[-2000:])
     assert "interrupted" in stderr and "Traceback" not in stderr
 
 
