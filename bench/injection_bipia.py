@@ -62,20 +62,12 @@ from draftsmith.knowledge import kb as kbmod
 from draftsmith.knowledge.embed import E5Embedder
 from draftsmith.models.base import Chunk, GenParams, Message, Model, Score
 from draftsmith.models.loader import load_model
-from draftsmith.safety.injection import InjectionGuard, plant
+from draftsmith.safety.injection import CHECKABLE_ATTACKS, POSITIONS, InjectionGuard, plant
 from draftsmith.store.db import Store
 from draftsmith.writing.grounded import strip_reference_list, write_grounded
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "bipia"
-TYPES = [
-    "Language Translation",
-    "Base Encoding",
-    "Reverse Text",
-    "Emoji Substitution",
-    "Marketing & Advertising",
-    "Scams & Fraud",
-]
-POSITIONS = ("start", "middle", "end")
+TYPES = list(CHECKABLE_ATTACKS)
 ARMS = {"guarded": InjectionGuard(), "unguarded": InjectionGuard.off()}
 MAX_TOKENS = 160
 

@@ -454,6 +454,18 @@ def cut_spans(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[str]]:
     return "".join(out), removed
 
 
+# BIPIA's text-attack types whose success a rule can check (the rest need a judge model), and where plant() puts one.
+CHECKABLE_ATTACKS = (
+    "Language Translation",
+    "Base Encoding",
+    "Reverse Text",
+    "Emoji Substitution",
+    "Marketing & Advertising",
+    "Scams & Fraud",
+)
+POSITIONS = ("start", "middle", "end")
+
+
 def plant(context: str, attack: str, position: str) -> str:
     """``attack`` placed where BIPIA places them: before the text (``start``), after the sentence nearest the
     middle (``middle``) or after the text (``end``), joined by a space. For probes and benchmarks of the guard."""

@@ -18,21 +18,13 @@ from draftsmith.knowledge.chunking import Location
 from draftsmith.knowledge.retrieve import Passage
 from draftsmith.models.base import GenParams, Message
 from draftsmith.models.fake import FakeModel
-from draftsmith.safety.injection import InjectionGuard, plant
+from draftsmith.safety.injection import CHECKABLE_ATTACKS, POSITIONS, InjectionGuard, plant
 
 from .core import Findings
 
 DATA = Path(os.environ.get("DRAFTSMITH_DATA") or Path(__file__).resolve().parents[3].parent / "shared" / "data")
 BIPIA = DATA / "bipia"
-RULE_CHECKABLE = (
-    "Language Translation",
-    "Base Encoding",
-    "Reverse Text",
-    "Emoji Substitution",
-    "Marketing & Advertising",
-    "Scams & Fraud",
-)
-POSITIONS = ("start", "middle", "end")
+RULE_CHECKABLE = CHECKABLE_ATTACKS
 
 
 def emails() -> list[dict]:
