@@ -190,6 +190,23 @@ def test_closing_the_stream_stops_generation(tiny: TransformersModel) -> None:
     assert 0 < steps < 1000
 
 
+def test_output_layer_gets_a_contiguous_input_when_frozen(tiny_dir: Path) -> None:
+    """generate() slices the last position; a frozen head must not broadcast its weight per row."""
+    torch = pytest.importorskip("torch")
+    model = TransformersModel(tiny_dir)
+    head = model.model.get_output_embeddings()
+    head.weight.requires_grad_(False)  # as under any adapter or LoRA training
+    seen: list[bool] = []
+    hook = head.register_forward_hook(lambda module, args, out: seen.append(args[0].is_contiguous()))
+    try:
+        prompt = model.tokenizer(["hello world", "the river"], return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            model.model.generate(**prompt, max_new_tokens=3, do_sample=False, pad_token_id=model._pad_id)
+    finally:
+        hook.remove()
+    assert seen and all(seen)
+
+
 def test_lora_adapter_changes_the_model(tiny_dir: Path, tiny: TransformersModel, tmp_path: Path) -> None:
     peft = pytest.importorskip("peft")
     import transformers

@@ -71,6 +71,7 @@ class TransformersModel(Model):
             )
         except (OSError, ValueError, RuntimeError, KeyError, ImportError) as exc:
             raise ModelError(f"cannot load {self.path} with transformers: {exc}") from exc
+        _contiguous_head(model)
         if self.adapter is not None:
             model = _with_adapter(model, self.adapter)
         self.model = model.to(device).eval()
@@ -225,6 +226,19 @@ def _dtype_kwarg(transformers: Any, torch: Any, dtype: str, device: str) -> dict
         value = getattr(torch, dtype)
     major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
     return {"dtype" if (major, minor) >= (4, 56) else "torch_dtype": value}
+
+
+def _contiguous_head(model: Any) -> None:
+    """Hand the output layer a contiguous input.
+
+    ``generate`` passes it a slice (the last position of each row). With a frozen output layer (any
+    adapter, LoRA training) ``torch.matmul`` will not fold that strided 3-D input into one matrix and
+    broadcasts the weight to a batch instead: a copy of the whole vocabulary matrix per row and per
+    token (~4 GB for 16 rows of Qwen2.5-0.5B in bfloat16), which made batched generation 3x slower.
+    """
+    head = model.get_output_embeddings()
+    if head is not None:
+        head.register_forward_pre_hook(lambda module, args: (args[0].contiguous(), *args[1:]) if args else None)
 
 
 def _with_adapter(model: Any, adapter: Path) -> Any:
