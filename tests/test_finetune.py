@@ -291,13 +291,69 @@ def test_device_and_dtype_choice() -> None:
     assert TrainConfig(dtype="bfloat16").run_key() == TrainConfig().run_key()
 
 
-def test_several_processes_are_refused_not_run_twice(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from draftsmith.finetune.train import Trainer
+def test_sigterm_mid_update_saves_the_whole_step(trained, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM (a scheduler, torchrun) acts as Ctrl-C; one arriving inside the optimizer update waits for the step."""
+    import os
+    import signal
 
-    monkeypatch.setenv("WORLD_SIZE", "2")  # as accelerate launch --num_processes 2 sets it
-    with pytest.raises(InputError, match=r"started as 2 processes.*--num_processes 1"):
-        Trainer(config(work), work / "data", work / "two").run()
-    assert not (work / "two" / "checkpoints").exists()
+    from draftsmith.finetune.train import Trainer, TrainingInterrupted
+
+    update = Trainer._update
+
+    def update_then_signal(self, step: int) -> None:  # type: ignore[no-untyped-def]
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered at once, in the middle of the update
+        update(self, step)
+
+    handlers = [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
+    out = work / "sigterm"
+    with monkeypatch.context() as patch, pytest.raises(TrainingInterrupted, match=r"interrupted at step 3 of 6"):
+        patch.setattr(Trainer, "_update", update_then_signal)
+        Trainer(config(work), work / "data", out).run()
+    assert [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)] == handlers  # put back
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-000002", "step-000003"]
+    resumed = Trainer(config(work), work / "data", out).run()
+    assert resumed.resumed_from == 3
+    assert resumed.history["train"] == trained[1].history["train"]  # step 3's update was whole, not half
+
+
+def test_launcher_environment_is_read_and_checked() -> None:
+    pytest.importorskip("torch")
+    from draftsmith.finetune.parallel import Ranks, is_main_process, split
+
+    assert Ranks.from_env({}) == Ranks()  # one process: nothing to set up
+    ranks = Ranks.from_env({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"})
+    assert (ranks.world, ranks.rank, ranks.local_rank, ranks.local_world, ranks.main) == (4, 3, 1, 2, False)
+    with pytest.raises(InputError, match="RANK is not set"):
+        Ranks.from_env({"WORLD_SIZE": "2"})
+    with pytest.raises(InputError, match=r"started by mpirun.*torchrun --nproc_per_node"):
+        Ranks.from_env({"OMPI_COMM_WORLD_SIZE": "2"})  # each process would train alone and write the same files
+    with pytest.raises(InputError, match=r"--device cuda:1 names one GPU.*use --device cuda"):
+        Ranks(world=2, rank=1, local_rank=1, local_world=2).pick_device("cuda:1")
+    assert Ranks(world=2, rank=1).pick_device("cpu") == "cpu"
+    assert is_main_process({}) and is_main_process({"RANK": "0"}) and not is_main_process({"RANK": "1"})
+    assert [split(list(range(5)), r, 2) for r in range(2)] == [[0, 1, 2], [3, 4]]
+    assert [split([7], r, 2) for r in range(2)] == [[7], []]
+
+
+def test_dropout_masks_of_other_ranks_depend_on_the_step_only() -> None:
+    """Ranks after the first draw dropout from (seed, step, rank), so a resumed run repeats them; rank 0 keeps the
+    single-process stream, which a checkpoint saves."""
+    torch = pytest.importorskip("torch")
+    from draftsmith.finetune.parallel import Ranks
+
+    with torch.random.fork_rng():
+        other = Ranks(world=2, rank=1)
+        other.reseed(0, 5)
+        first = torch.rand(4)
+        torch.rand(100)  # whatever happened since
+        other.reseed(0, 5)
+        assert torch.equal(torch.rand(4), first)
+        other.reseed(0, 6)
+        assert not torch.equal(torch.rand(4), first)
+        state = torch.get_rng_state()
+        Ranks(world=2, rank=0).reseed(0, 5)
+        assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_bfloat16_training_on_the_cpu(work: Path) -> None:

@@ -1,6 +1,8 @@
-"""A tiny byte-level BPE tokenizer with a ChatML template, for the random Qwen2 models of the fine-tuning tests."""
+"""A tiny byte-level BPE tokenizer with a ChatML template, and a random Qwen2 built on it, for the fine-tuning tests."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 SENTENCES = [
     "the capital of France is Paris.",
@@ -31,3 +33,28 @@ def tiny_tokenizer():
     )
     bpe.train_from_iterator([*SENTENCES, "hello world number", "system user assistant"] * 10, trainer)
     return transformers.PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+
+
+def write_tiny_model(folder: Path, hidden: int = 128, layers: int = 4) -> Path:
+    """A random Qwen2 with a byte-level BPE vocabulary and a chat template, as a Hugging Face folder."""
+    import torch
+    import transformers
+
+    tok = tiny_tokenizer()
+    tok.chat_template = CHAT_TEMPLATE
+    cfg = transformers.Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(0)
+    transformers.Qwen2ForCausalLM(cfg).save_pretrained(str(folder))
+    tok.save_pretrained(str(folder))
+    return folder

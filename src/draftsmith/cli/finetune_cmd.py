@@ -105,7 +105,9 @@ def run(
     save_every: int = typer.Option(20, "--save-every", help="Checkpoint every N steps."),
     patience: int = typer.Option(3, "--patience", help="Stop after N evaluations without improvement."),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu or cuda."),
+    device: str = typer.Option(
+        "auto", "--device", help="auto (GPU when present), cpu, cuda or cuda:N; N processes take cuda:LOCAL_RANK."
+    ),
     dtype: str = typer.Option(
         "auto", "--dtype", help="auto (bfloat16 on a GPU, float32 on a CPU), float32 or bfloat16 (fast on bf16 CPUs)."
     ),
@@ -114,7 +116,14 @@ def run(
     eval_limit: int = typer.Option(None, "--eval-limit", help="Evaluate on the first N test examples only."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Train a LoRA adapter, evaluate base vs tuned on the test split, and register it under --name."""
+    """Train a LoRA adapter, evaluate base vs tuned on the test split, and register it under --name.
+
+    Data-parallel on N GPUs (or N CPU processes): torchrun --nproc_per_node N --no-python draftsmith finetune run …
+    or accelerate launch --multi_gpu --num_processes N --no_python draftsmith finetune run …; --batch-size ×
+    --grad-accum stays the global batch (each process takes 1/N of it), so the loss curve is that of one process.
+    Rank 0 alone writes, evaluates, registers and prints.
+    """
+    from draftsmith.finetune.parallel import is_main_process
     from draftsmith.finetune.pipeline import finetune, resolve_adapter
     from draftsmith.finetune.train import TrainConfig
 
@@ -145,7 +154,8 @@ def run(
     )
     parent = resolve_adapter(from_adapter) if from_adapter else None
     out_dir = out_dir or data_dir / "runs" / (name or (Path(base).stem if base.endswith(".gguf") else Path(base).name))
-    with _TrainProgress() as progress:
+    main_process = is_main_process()
+    with _TrainProgress(show=main_process) as progress:
         report = finetune(
             config,
             data_dir,
@@ -159,12 +169,15 @@ def run(
             on_event=progress.event,
             on_progress=progress.note,
         )
+    if not main_process:  # another process of a multi-process run: rank 0 prints the report
+        return
     if json_out:
         print_json(report)
         return
     t = report.train
     out.print(
-        f"trained {t.steps}/{t.total_steps} steps on {t.train_examples} examples ({t.device}, {t.dtype})"
+        f"trained {t.steps}/{t.total_steps} steps on {t.train_examples} examples ({t.device}, {t.dtype}"
+        + (f", {t.processes} processes)" if t.processes > 1 else ")")
         + (", stopped early" if t.stopped_early else "")
         + (f", resumed from step {t.resumed_from}" if t.resumed_from else "")
     )
@@ -263,9 +276,14 @@ def render_eval(report) -> None:  # type: ignore[no-untyped-def]
 
 
 class _TrainProgress:
-    """A Rich progress bar for training steps (stderr), plus one line per validation."""
+    """A Rich progress bar for training steps (stderr), plus one line per validation; nothing when not ``show``."""
+
+    def __init__(self, show: bool = True) -> None:
+        self.show = show
 
     def __enter__(self) -> _TrainProgress:
+        if not self.show:
+            return self
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(
@@ -283,6 +301,8 @@ class _TrainProgress:
         return self
 
     def event(self, event) -> None:  # type: ignore[no-untyped-def]
+        if not self.show:
+            return
         if event.stage == "load":
             self.bar.update(self.task, description=event.message)
             return
@@ -297,10 +317,12 @@ class _TrainProgress:
             self.bar.console.print(f"step {event.step}: validation loss {event.val_loss:.4f}")
 
     def note(self, message: str) -> None:
-        self.bar.console.print(f"[dim]{message}[/]")
+        if self.show:
+            self.bar.console.print(f"[dim]{message}[/]")
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
+        if self.show:
+            self.bar.stop()
 
 
 def register(root: typer.Typer) -> None:

@@ -1,7 +1,8 @@
 """One fine-tuning run end to end: train, evaluate base vs tuned (and the old tasks of a continual run), register.
 
 ``finetune`` is what ``draftsmith finetune run`` calls; it never prints, it reports through callbacks and returns a
-``RunReport``, which is also written to ``<out>/report.json``.
+``RunReport``, which is also written to ``<out>/report.json``. In a multi-process run every process trains and
+only rank 0 evaluates, registers and writes the report.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def finetune(
     trainer = Trainer(config, data_dir, out, from_adapter=from_adapter, on_event=on_event)
     result = trainer.run(resume=resume)
     report = RunReport(train=result, minutes=0.0)
+    if not trainer.ranks.main:  # another process of a multi-process run: rank 0 evaluates, registers and reports
+        report.minutes = (time.perf_counter() - started) / 60
+        return report
     if run_eval:
         model = trainer.model
         parent = None

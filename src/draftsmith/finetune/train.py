@@ -10,6 +10,10 @@ A run lives in one directory::
 
 The data order depends only on (seed, epoch) and the learning rate only on the step, so a resumed run continues
 exactly where the checkpoint left it: same batches, same dropout masks, same next loss.
+
+Started as several processes (``torchrun --nproc_per_node N``, ``accelerate launch --multi_gpu --num_processes N``)
+the run is data-parallel (``parallel.py``): the global batch, and so the loss curve, stay those of one process;
+rank 0 alone writes the run directory and reports progress. Ctrl-C or SIGTERM saves the last completed step.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from draftsmith.errors import DraftsmithError, InputError, ModelError
-from draftsmith.finetune import lora, runs
+from draftsmith.finetune import lora, parallel, runs
 from draftsmith.finetune.data import Example, load_manifest, load_split
 
 
@@ -102,6 +106,7 @@ class TrainResult(BaseModel):
     val_examples: int
     skipped_examples: int = Field(description="prompts longer than max_len")
     trainable_params: int
+    processes: int = Field(1, description="processes that trained together (data parallel)")
     minutes: float
     loss_plot: str | None = None
     history: dict[str, list[list[float]]] = Field(default_factory=dict)
@@ -111,7 +116,11 @@ Events = Callable[[TrainEvent], None]
 
 
 class Trainer:
-    """Opens the base, encodes the data and trains; ``model`` stays open (best weights) for evaluation after."""
+    """Opens the base, encodes the data and trains; ``model`` stays open (best weights) for evaluation after.
+
+    In a multi-process run every process makes a Trainer; ``ranks.main`` (rank 0) writes and reports, and only
+    its ``model`` holds the best weights after ``run`` (the others keep the last ones).
+    """
 
     def __init__(
         self,
@@ -131,31 +140,33 @@ class Trainer:
         if not self.train_set or not self.val_set:
             raise InputError(f"{data_dir} has an empty train or val split; prepare it again with more data")
         self.model: Any = None
+        self.ranks = parallel.Ranks.from_env()
+        self.stop = parallel.StopSignals()
         self.started = time.perf_counter()
 
     # -- setup --------------------------------------------------------------------------------------------------
 
     def _open(self) -> None:
+        cfg = self.config
+        processes = f" ({self.ranks.world} processes)" if self.ranks.world > 1 else ""
+        self._emit("load", message=f"opening {cfg.base}{processes}")
+        self.device, self.dtype = lora.pick_device(self.ranks.pick_device(cfg.device), cfg.dtype)
+        self.ranks.start(self.device)
+        self.ranks.agree(self._build)
+
+    def _build(self) -> None:
         import torch
 
         cfg = self.config
-        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-        if world > 1:  # every process would train the whole run on its own and write the same files
-            raise InputError(
-                f"this run was started as {world} processes (accelerate launch / torchrun), but training uses one "
-                "device per run; launch one process (--num_processes 1) and choose the GPU with --device cuda:N"
-            )
-        self._emit("load", message=f"opening {cfg.base}")
-        self.device, self.dtype = lora.pick_device(cfg.device, cfg.dtype)
         self.base = lora.open_base(cfg.base, self.device, self.dtype)
         self.tokenizer = self.base.tokenizer
         self.pad_id = self.base._pad_id
         torch.manual_seed(cfg.seed)  # the LoRA initialisation
+        self.parent: dict[str, Any] | None = None
         if self.from_adapter:
             self.parent = lora.read_meta(self.from_adapter)
             self.model = lora.load_adapter(self.base.model, self.from_adapter, cfg.base, trainable=True)
         else:
-            self.parent = None
             self.model = lora.new_adapter(
                 self.base.model,
                 rank=cfg.rank,
@@ -210,10 +221,16 @@ class Trainer:
     # -- the loop -----------------------------------------------------------------------------------------------
 
     def run(self, *, resume: bool = True) -> TrainResult:
+        try:
+            with self.stop:
+                return self._run(resume)
+        finally:
+            self.ranks.close()
+
+    def _run(self, resume: bool) -> TrainResult:
         import torch
 
         self._open()
-        self.out.mkdir(parents=True, exist_ok=True)
         state = self._start(resume)
         resumed_from = state["step"] if state["step"] else None
         history = state["history"]
@@ -225,31 +242,40 @@ class Trainer:
                 state.update(best_val=val, best_step=0)
                 self._save_best()
                 self._emit("eval", 0, val_loss=val, best=val)
+            elif self._eval_due(state["step"]) and history["val"][-1][0] != state["step"]:
+                self._evaluate(state)  # stopped after this step's update, before its evaluation
+                if state["stopped_early"]:
+                    self._checkpoint(state, rng)
             while state["step"] < self.total_steps and not state["stopped_early"]:
                 step = state["step"]
                 rng = self._rng_state()
-                loss = self._train_step(step)
-                state["step"] = step + 1
-                rng = self._rng_state()
-                history["train"].append([step + 1, loss])
+                loss = self._gradients(step)
+                with self.stop.deferred():  # a Ctrl-C during the update takes effect once the step is complete
+                    self._update(step)
+                    state["step"] = step + 1
+                    history["train"].append([step + 1, loss])
+                    rng = self._rng_state()
                 self._emit("train", step + 1, train_loss=loss, lr=self.lr_at(step), best=state["best_val"])
-                last = state["step"] == self.total_steps
-                if state["step"] % self.config.eval_every == 0 or last:
+                if self._eval_due(state["step"]):
                     self._evaluate(state)
+                last = state["step"] == self.total_steps
                 if state["step"] % self.config.save_every == 0 or last or state["stopped_early"]:
                     self._checkpoint(state, self._rng_state())
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, parallel.PeerLost) as exc:
+            self.stop.disarm()  # a second signal must not cut the checkpoint short
             self.optimizer.zero_grad(set_to_none=True)
             if state["step"] > (resumed_from or 0):
                 self._checkpoint(state, rng)
-            raise TrainingInterrupted(
-                f"interrupted at step {state['step']} of {self.total_steps}; "
-                + (
-                    f"progress is saved in {self.out}; run the same command again to resume"
-                    if state["step"]
-                    else "nothing was trained yet"
-                )
-            ) from None
+            saved = (
+                f"progress is saved in {self.out}; run the same command again to resume"
+                if state["step"]
+                else "nothing was trained yet"
+            )
+            if isinstance(exc, parallel.PeerLost):
+                raise parallel.PeerLost(
+                    f"{exc}; stopped at step {state['step']} of {self.total_steps}; {saved}"
+                ) from None
+            raise TrainingInterrupted(f"interrupted at step {state['step']} of {self.total_steps}; {saved}") from None
         except (MemoryError, RuntimeError) as exc:
             if _is_oom(exc):
                 raise ModelError(self._oom_advice()) from None
@@ -257,9 +283,11 @@ class Trainer:
         finally:
             if hasattr(torch, "cuda") and self.device.startswith("cuda"):
                 torch.cuda.empty_cache()
-        self._load_best()
-        self._write_history(history)
-        plot = runs.plot_losses(history, self.out / "loss.png")
+        plot = None
+        if self.ranks.main:
+            self._load_best()
+            self._write_history(history)
+            plot = runs.plot_losses(history, self.out / "loss.png")
         initial = history["val"][0][1]
         result = TrainResult(
             out=str(self.out),
@@ -279,6 +307,7 @@ class Trainer:
             val_examples=len(self.val_items),
             skipped_examples=self.skipped,
             trainable_params=sum(p.numel() for p in self.params),
+            processes=self.ranks.world,
             minutes=(time.perf_counter() - self.started) / 60,
             loss_plot=str(plot) if plot else None,
             history=history,
@@ -286,60 +315,72 @@ class Trainer:
         self._emit("done", state["step"], val_loss=state["best_val"], best=state["best_val"])
         return result
 
-    def _train_step(self, step: int) -> float:
-        """One optimizer step over ``grad_accum`` micro-batches; the mean loss per answer token."""
-        import torch
-
+    def _gradients(self, step: int) -> float:
+        """Forward and backward over this process's share of the step's micro-batches; the gradients summed over
+        the processes end up as one process's would be. Returns the step's mean loss per answer token."""
         batches = self.step_batches(step)
         items = [[self.train_items[i] for i in batch] for batch in batches]
-        n_tokens = sum(len(ids) - n for batch in items for ids, n in batch)
+        n_tokens = sum(len(ids) - n for batch in items for ids, n in batch)  # the whole step's, on every process
         self.model.train()
+        self.ranks.reseed(self.config.seed, step)
         total = 0.0
         for batch in items:
-            loss, _ = lora.answer_loss(self.model, lora.collate(batch, self.pad_id, self.device))
+            mine = parallel.split(batch, self.ranks.rank, self.ranks.world)
+            if not mine:  # fewer examples than processes: this one adds zeros
+                continue
+            loss, _ = lora.answer_loss(self.model, lora.collate(mine, self.pad_id, self.device))
             (loss / n_tokens).backward()
             total += float(loss.detach())
+        return self.ranks.sum_gradients(self.params, total) / n_tokens
+
+    def _update(self, step: int) -> None:
+        import torch
+
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(step)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return total / n_tokens
 
     def val_loss(self) -> float:
-        """Mean loss per answer token over the validation examples (dropout off)."""
-        return mean_loss(self.model, self.val_items, self.pad_id, self.device, self.config.batch_size)
+        """Mean loss per answer token over the validation examples (dropout off), shared out between processes."""
+        return mean_loss(self.model, self.val_items, self.pad_id, self.device, self.config.batch_size, ranks=self.ranks)
+
+    def _eval_due(self, step: int) -> bool:
+        return step % self.config.eval_every == 0 or step == self.total_steps
 
     def _evaluate(self, state: dict[str, Any]) -> None:
-        val = self.val_loss()
-        state["history"]["val"].append([state["step"], val])
-        if val < state["best_val"] - self.config.min_delta:
-            state.update(best_val=val, best_step=state["step"], bad_evals=0)
-            self._save_best()
-        else:
-            state["bad_evals"] += 1
-            if state["bad_evals"] >= self.config.patience:
-                state["stopped_early"] = True
+        val = self.val_loss()  # the same number on every process, so every process stops at the same step
+        with self.stop.deferred():  # the history, the best loss and the best adapter change together
+            state["history"]["val"].append([state["step"], val])
+            if val < state["best_val"] - self.config.min_delta:
+                state.update(best_val=val, best_step=state["step"], bad_evals=0)
+                self._save_best()
+            else:
+                state["bad_evals"] += 1
+                if state["bad_evals"] >= self.config.patience:
+                    state["stopped_early"] = True
         self._emit("eval", state["step"], val_loss=val, best=state["best_val"])
 
     # -- checkpoints --------------------------------------------------------------------------------------------
 
     def _start(self, resume: bool) -> dict[str, Any]:
+        """Rank 0 decides (fresh or which checkpoint) and prepares the directory; every process loads the same
+        checkpoint (the run directory must be on a file system they all see)."""
+        latest = self.ranks.agree(lambda: self._plan(resume) if self.ranks.main else None, share=True)
+        state = self.ranks.agree(lambda: self._restore(Path(latest)) if latest else self._fresh())
+        self.ranks.sync_parameters(self.params)  # the same seed or checkpoint gave every process the same; make sure
+        return state
+
+    def _plan(self, resume: bool) -> str | None:
         key = {
             "config": self.config.run_key(),
             "data_hash": self.manifest.data_hash,
             "from": str(self.from_adapter) if self.from_adapter else None,
         }
+        self.out.mkdir(parents=True, exist_ok=True)
         run_file = self.out / "run.json"
         latest = runs.latest_checkpoint(self.out)
-        fresh = {
-            "step": 0,
-            "best_val": math.inf,
-            "best_step": 0,
-            "bad_evals": 0,
-            "stopped_early": False,
-            "history": {"train": [], "val": []},
-        }
         if latest is not None and resume:
             try:
                 saved = json.loads(run_file.read_text(encoding="utf-8"))
@@ -350,14 +391,27 @@ class Trainer:
                     f"{self.out} holds a run with other settings or data; resume it with the same options, "
                     "start over with --restart, or choose another --out"
                 )
-            return self._restore(latest)
+            return str(latest)
         if not resume:
             shutil.rmtree(self.out / "checkpoints", ignore_errors=True)
             shutil.rmtree(self.out / "adapter", ignore_errors=True)
         run_file.write_text(json.dumps(key, indent=2) + "\n", encoding="utf-8")
-        return fresh
+        return None
 
-    def _checkpoint(self, state: dict[str, Any], rng: dict[str, Any]) -> Path:
+    @staticmethod
+    def _fresh() -> dict[str, Any]:
+        return {
+            "step": 0,
+            "best_val": math.inf,
+            "best_step": 0,
+            "bad_evals": 0,
+            "stopped_early": False,
+            "history": {"train": [], "val": []},
+        }
+
+    def _checkpoint(self, state: dict[str, Any], rng: dict[str, Any]) -> Path | None:
+        if not self.ranks.main:
+            return None
         path = runs.save_checkpoint(self.out, state, self.model, self.optimizer, rng, self.config.keep_checkpoints)
         self._emit("checkpoint", state["step"], message=str(path))
         return path
@@ -383,6 +437,8 @@ class Trainer:
             torch.cuda.set_rng_state(rng["cuda"])
 
     def _save_best(self) -> None:
+        if not self.ranks.main:
+            return
         target = self.out / "adapter"
         tmp = self.out / f".adapter-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -433,6 +489,8 @@ class Trainer:
         lr: float | None = None,
         message: str = "",
     ) -> None:
+        if not self.ranks.main:  # the other processes of a multi-process run stay silent
+            return
         total = getattr(self, "total_steps", 0)
         self.on_event(
             TrainEvent(
@@ -462,19 +520,36 @@ def train(
     return Trainer(config, data_dir, out, from_adapter=from_adapter, on_event=on_event).run(resume=resume)
 
 
-def mean_loss(model: Any, items: list[tuple[list[int], int]], pad_id: int, device: str, batch_size: int) -> float:
-    """Mean cross-entropy per answer token over encoded examples, without dropout or gradients."""
+def mean_loss(
+    model: Any,
+    items: list[tuple[list[int], int]],
+    pad_id: int,
+    device: str,
+    batch_size: int,
+    *,
+    ranks: parallel.Ranks | None = None,
+) -> float:
+    """Mean cross-entropy per answer token over encoded examples, without dropout or gradients.
+
+    With ``ranks`` of several processes each takes every N-th batch (the same batches as one process) and the
+    sums of losses and token counts are added up, so every process gets the single-process number.
+    """
     import torch
 
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
+    starts = range(0, len(items), batch_size)
+    if ranks is not None:
+        starts = starts[ranks.rank :: ranks.world]
     with torch.no_grad():
-        for i in range(0, len(items), batch_size):
+        for i in starts:
             loss, n = lora.answer_loss(model, lora.collate(items[i : i + batch_size], pad_id, device))
             total += float(loss)
             count += n
     model.train(was_training)
+    if ranks is not None and ranks.world > 1:
+        total, count = ranks.sum_(torch.tensor([total, count], dtype=torch.float64, device=device)).tolist()
     return total / max(count, 1)
 
 
