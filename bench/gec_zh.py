@@ -39,10 +39,13 @@ MODES = ("hybrid", "llm", "detectors")
 ROOT = Path(__file__).resolve().parents[1]
 FINGERPRINTED = (
     "src/draftsmith/writing/correct.py",
+    "src/draftsmith/writing/correct_zh.py",
     "src/draftsmith/prompts/library/correct.md",
     "src/draftsmith/prompts/library/correct-zh.md",
     "src/draftsmith/checking/chinese.py",
+    "src/draftsmith/checking/chinese_rules.py",
     "src/draftsmith/checking/data/zh_confusion.txt",
+    "src/draftsmith/checking/data/zh_traditional.txt",
 )
 
 

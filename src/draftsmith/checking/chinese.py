@@ -11,7 +11,10 @@ Three detectors, all precision first:
 - safe 的/地/得 cases: verb + 的 + 很/非常… + adjective at the end of a clause (跑的很快 → 跑得很快), and an
   adverb such as 认真/慢慢 + 的 + a verb (认真的学习 → 认真地学习).
 
-jieba (MIT) is the segmenter; its dictionary (dict.txt, MIT) gives the word frequencies.
+More rules (traditional characters in simplified text, doubled characters, half-width punctuation, stray quotes
+and brackets, 的 → 地 before a verb, measure words, 作/象 for 做/像) live in ``chinese_rules`` and run here.
+
+jieba (MIT) is the segmenter; its dictionary (dict.txt, MIT) gives the word frequencies and the verb tags.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import threading
 from functools import lru_cache
 from importlib import resources
 
+from draftsmith.checking import chinese_rules
 from draftsmith.checking.problem import Problem, register
 from draftsmith.checking.text import Protected
 
@@ -35,7 +39,7 @@ MIN_GAIN = 6.0  # natural-log margin of the word over its pieces (about 400 time
 MIN_WORD_FREQ = 200  # the corrected word must be at least this common in jieba's dictionary
 _RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 
-_DE_VERBS = "跑走说写唱跳学做吃睡玩长变来考讲画打干笑哭想洗穿看听读记答飞游练弹踢跳开骑"
+_DE_VERBS = "跑走说写唱跳学做吃睡玩长变来考讲画打干笑哭想洗穿看听读记答飞游练弹踢跳开骑过住活办弄搞"
 _DE_DEGREE = "很|非常|太|特别|十分|真|好|挺|越来越|比较|更"
 _DE_COMPLEMENT = re.compile(rf"([{_DE_VERBS}])(的)(?:{_DE_DEGREE})[\u4e00-\u9fff]{{1,2}}(?=[，。！？；,.!?;]|$)")
 _DI_ADVERBS = (
@@ -75,11 +79,19 @@ class ChineseChecker:
                 if m.start() in bounds and m.end() in bounds:
                     problems.append(self._fixed(m.group(), run.start() + m.start()))
                     taken.update(range(m.start(), m.end()))
-            for problem in self._windows(run.group(), tokens, taken):
+            found = self._windows(run.group(), tokens, taken)
+            for rule in (chinese_rules.doubled, chinese_rules.adverbial_de, chinese_rules.measure_words):
+                found += rule(run.group(), tokens)
+            found += chinese_rules.zuo_xiang(run.group(), tokens, text[run.end() :])
+            for problem in found:
                 problems.append(
                     problem.model_copy(update={"start": problem.start + run.start(), "end": problem.end + run.start()})
                 )
         problems.extend(self._de(text, protected))
+        problems.extend(chinese_rules.traditional(text, protected))
+        problems.extend(chinese_rules.half_width(text, protected))
+        problems.extend(chinese_rules.doubled_punctuation(text, protected))
+        problems.extend(chinese_rules.stray_marks(text, protected))
         return problems
 
     def _fixed(self, wrong: str, start: int) -> Problem:

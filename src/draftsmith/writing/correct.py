@@ -12,9 +12,9 @@ whitespace-only changes are ignored, so the user's layout never changes.
   in the prompt made the model fix the flagged words and little else). The detectors then guard the answer: model
   edits that touch code, URLs, the user's own words or names, or that bring in a misspelling, are dropped.
   Chinese gets more guards, since small models over-correct it: only small changes are kept (a rewritten phrase
-  or a deleted word is dropped whole) and certain confusion-set findings the model left out are applied. Chinese
-  uses the precision-first ``correct-zh`` prompt; English the ``correct`` prompt, which asks for a teacher's
-  fixes, fluency included.
+  or a deleted word is dropped whole) and the certain detector findings are applied, winning over a model edit on
+  the same span (``correct_zh``). Chinese uses the precision-first ``correct-zh`` prompt; English the ``correct``
+  prompt, which asks for a teacher's fixes, fluency included.
 - ``llm``: the model alone.
 - ``detectors``: no model; the detectors' certain findings are applied.
 
@@ -43,6 +43,7 @@ from draftsmith.writing.base import (
     clean_output,
     output_language,
 )
+from draftsmith.writing.correct_zh import apply_certain_findings
 from draftsmith.writing.edits import Edit, apply_edits, diff_edits
 from draftsmith.writing.segment import split_segments
 
@@ -109,7 +110,7 @@ def correct(
             found = _guard(piece, found, language, checker)
             if zh:
                 found = _zh_small_changes(piece, found)
-                found = _add_missed_hints(piece, found, problems)
+                found = apply_certain_findings(piece, found, problems)
         if language == "en" and found:
             from draftsmith.checking.classify import classify_edits
 
@@ -207,31 +208,6 @@ def _guard(piece: str, edits: list[Edit], language: str, checker: Checker) -> li
             continue
         kept.append(edit)
     return kept
-
-
-def _add_missed_hints(piece: str, edits: list[Edit], problems: list[Problem]) -> list[Edit]:
-    """Chinese: certain detector findings the model left out are applied where no model edit touches them.
-
-    Small models often copy a wrongly written character (做飞机) even when told about it; the confusion-set
-    findings marked certain are right far more often than the model's own Chinese edits.
-    """
-    out = list(edits)
-    for p in problems:
-        if not (p.certain and p.suggestions):
-            continue
-        if any(e.start <= p.end and p.start <= e.end for e in out):
-            continue
-        out.append(
-            Edit(
-                start=p.start,
-                end=p.end,
-                original=piece[p.start : p.end],
-                replacement=p.suggestions[0],
-                category=p.category,
-                reason=p.message,
-            )
-        )
-    return sorted(out, key=lambda e: (e.start, e.end))
 
 
 ZH_MAX_EDIT = 3  # characters on either side of a Chinese change; more is a rewrite, not a correction
