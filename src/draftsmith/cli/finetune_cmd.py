@@ -233,13 +233,20 @@ def export(
     adapter: str = typer.Argument(..., help="Run folder or adapter folder (or a tuned name to re-export)."),
     name: str = typer.Option(None, "--name", help="Register under this name (default: the run folder's name)."),
     gguf: Path = typer.Option(None, "--gguf", help="Also write the llama.cpp LoRA GGUF to this path."),
-    force: bool = typer.Option(False, "--force", help="Replace a tuned model of the same name."),
+    merged: bool = typer.Option(
+        False, "--merged", help="Also write one standalone F16 GGUF, base + adapter merged (models folder: NAME-f16)."
+    ),
+    merged_out: Path = typer.Option(None, "--out", help="With --merged: write the merged GGUF to this file instead."),
+    force: bool = typer.Option(False, "--force", help="Replace a tuned model (or merged file) of the same name."),
 ) -> None:
-    """Register an adapter as a tuned model and export it for llama.cpp (a LoRA GGUF on the base GGUF)."""
+    """Register an adapter as a tuned model and export it for llama.cpp: a LoRA GGUF on the base GGUF and,
+    with --merged, one F16 GGUF with the adapter merged in (quantise it with draftsmith models quantize)."""
     from draftsmith.finetune import lora, registry
-    from draftsmith.finetune.export import export_lora_gguf
+    from draftsmith.finetune.export import export_lora_gguf, merge_tuned
     from draftsmith.finetune.pipeline import resolve_adapter
 
+    if merged_out is not None and not merged:
+        raise InputError("--out names the merged GGUF; add --merged (the LoRA GGUF's path is --gguf)")
     path = resolve_adapter(adapter)
     existing = registry.find(adapter.removeprefix("tuned:")) if not Path(adapter).exists() else None
     if existing is not None:  # re-export a registered model in place
@@ -248,12 +255,23 @@ def export(
         run_dir = path.parent if path.name == "adapter" else None
         name = name or (run_dir.name if run_dir else path.name)
     tuned = registry.register(name, path, run=run_dir, force=force, metrics=existing.metrics if existing else None)
+    if existing is not None and existing.merged and not merged:  # the same adapter: its merged file still holds
+        tuned = registry.save(tuned.model_copy(update={"merged": existing.merged}))
     out.print(f"registered {tuned.name}: {tuned.lineage()}")
     if gguf:
         base = lora.resolve_base(tuned.base)
         if not base.is_file():
             raise InputError(f"the base {tuned.base} is not a GGUF file; llama.cpp needs a GGUF base")
         out.print(f"wrote {export_lora_gguf(tuned.adapter, base, gguf)}")
+    if merged:
+        err.print("[dim]merging the adapter into the base (every tensor dequantised to F16)…[/]")
+        merged_path, model_name = merge_tuned(tuned, merged_out, force=force)
+        size = merged_path.stat().st_size / 1e6
+        out.print(f"wrote merged F16 GGUF {merged_path} ({size:,.0f} MB)")
+        source = model_name or str(merged_path)
+        if model_name:
+            out.print(f"use it with --model {model_name}")
+        out.print(f"quantise it: draftsmith models quantize {source} --type q4_k_m")
     out.print(f"use it with --model {tuned.name}")
 
 

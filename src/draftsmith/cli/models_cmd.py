@@ -41,7 +41,7 @@ def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         rows.append(
             {
                 "name": name,
-                "kind": "quantized gguf" if made else "local gguf",
+                "kind": ("merged gguf" if made.merged else "quantized gguf") if made else "local gguf",
                 "state": "ready",
                 "size_mb": round(path.stat().st_size / 1e6),
                 "quant": made.type if made else file_quant_type(path),

@@ -40,6 +40,7 @@ class TunedModel(BaseModel):
     parent: str | None = Field(None, description="the adapter a continual run started from")
     run: str | None = Field(None, description="the training run directory")
     gguf: bool = Field(False, description="exported for llama.cpp (adapter.gguf)")
+    merged: str | None = Field(None, description="its standalone F16 GGUF, base + adapter (finetune export --merged)")
 
     @property
     def path(self) -> Path:
@@ -67,6 +68,8 @@ class TunedModel(BaseModel):
         if self.parent:
             parts.append(f"from {Path(self.parent).name}")
         parts.append("llama.cpp" if self.gguf else "transformers only")
+        if self.merged:
+            parts.append(f"merged f16 {Path(self.merged).name}")
         return " · ".join(parts)
 
 
@@ -166,6 +169,15 @@ def register(
     if target.exists():
         shutil.rmtree(target)
     os.replace(staging, target)
+    return model
+
+
+def save(model: TunedModel) -> TunedModel:
+    """Rewrite the ``model.json`` of a registered tuned model (atomically)."""
+    target = model.path / "model.json"
+    tmp = target.with_name(f".model.json.{os.getpid()}.tmp")
+    tmp.write_text(model.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
     return model
 
 

@@ -6,7 +6,9 @@ writes; the output goes to a hidden temp file in the models folder and is rename
 llama.cpp returned 0, so a failure or an interruption never leaves a half file that ``--model NAME`` would open.
 
 Each result is registered as ``<data dir>/models/NAME.gguf`` (``--model NAME`` opens it, like a pulled model)
-with its lineage in ``NAME.json``: the source model and its type, the new type, when it was made.
+with its lineage in ``NAME.json``: the source model and its type, the new type, when it was made. A fine-tune
+merged into an F16 GGUF (``finetune export --merged``) is registered the same way, and what is quantised from it
+names the fine-tune in its lineage.
 """
 
 from __future__ import annotations
@@ -70,11 +72,17 @@ class QuantLineage(BaseModel):
     created: str
     requantized: bool = False
     size_bytes: int | None = None  # of the file it describes: a sidecar left from an older file is ignored
+    tuned: str | None = None  # the fine-tune (LoRA) merged into this model or into its source
+    merged: bool = False  # made by merging ``tuned`` into ``source`` (finetune export --merged)
 
     def line(self) -> str:
+        if self.merged:
+            base = f"{self.source} ({self.source_type or '?'})"
+            return f"{base} → LoRA {self.tuned} → merged {self.type} · {self.created[:10]}"
         again = " (dequantised)" if self.type == "f16" else " (requantised)"
         made = f"{self.source_type or '?'} → {self.type}" + (again if self.requantized else "")
-        return f"{made} from {self.source} · {self.created[:10]}"
+        tuned = f" (fine-tune {self.tuned})" if self.tuned else ""
+        return f"{made} from {self.source}{tuned} · {self.created[:10]}"
 
 
 class QuantizeResult(BaseModel):
@@ -152,14 +160,14 @@ def estimate_bytes(header: GGUFHeader, qtype: str) -> int:
     return total
 
 
-def check_disk(folder: Path, needed: int) -> None:
+def check_disk(folder: Path, needed: int, what: str = "the quantised model") -> None:
     free = shutil.disk_usage(folder).free
     margin = needed // 20 + (16 << 20)
     if free < needed + margin:
+        hint = " or choose a smaller type" if what == "the quantised model" else " or write it elsewhere (--out)"
         raise InputError(
-            f"not enough disk space in {folder}: the quantised model needs about {needed / 1e6:,.0f} MB "
-            f"(plus {margin / 1e6:,.0f} MB margin) but only {free / 1e6:,.0f} MB are free; free some space "
-            "or choose a smaller type"
+            f"not enough disk space in {folder}: {what} needs about {needed / 1e6:,.0f} MB "
+            f"(plus {margin / 1e6:,.0f} MB margin) but only {free / 1e6:,.0f} MB are free; free some space{hint}"
         )
 
 
@@ -248,6 +256,7 @@ def quantize(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         requantized=result.requantized,
         size_bytes=result.size_bytes,
+        tuned=fine_tune_of(path),
     )
     sidecar = target.with_suffix(".json")
     tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
@@ -265,16 +274,40 @@ def resolve_source(source: str) -> Path:
         from draftsmith.finetune.registry import find
 
         tuned = find(source.removeprefix("tuned:"))
+        if tuned is not None and tuned.merged and Path(tuned.merged).is_file():
+            return Path(tuned.merged)  # its merged F16 GGUF (finetune export --merged)
         if tuned is not None:
             raise InputError(
                 f"{tuned.name} is a LoRA adapter on {tuned.base}, not a whole model; quantise its base "
-                "(the adapter is applied at run time and stays a few MB)"
+                "(the adapter is applied at run time and stays a few MB), or merge it into one F16 model "
+                f"with draftsmith finetune export {tuned.name} --merged and quantise that"
             )
         if path.suffix.lower() == ".gguf" or os.sep in source:
             raise InputError(f"model file {path} does not exist")
     from draftsmith.models.loader import resolve_gguf
 
     return resolve_gguf(source)
+
+
+def fine_tune_of(path: Path) -> str | None:
+    """The fine-tune merged into the GGUF at ``path`` (or into its source), when draftsmith made it: from its
+    sidecar in the models folder, or from the tuned model that recorded it as its merged export."""
+    from draftsmith.finetune.registry import list_tuned
+
+    path = path.resolve()
+    folder = catalog.local_models_dir()
+    if folder.is_dir() and path.parent == folder.resolve():
+        made = lineage(path.stem)
+        if made is not None and made.tuned:
+            return made.tuned
+    try:
+        tuned_models = list_tuned()
+    except ModelError:  # a damaged model.json: the lineage goes without the fine-tune, the quantisation goes on
+        return None
+    for tuned in tuned_models:
+        if tuned.merged and Path(tuned.merged).resolve() == path:
+            return tuned.name
+    return None
 
 
 def default_name(source: str, path: Path, qtype: str) -> str:
