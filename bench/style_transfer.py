@@ -4,15 +4,27 @@
     python bench/style_transfer.py --n 20 --models qwen2.5-0.5b --presets formal academic
     python bench/style_transfer.py --candidates 1       # one draft per input, as the model writes it
     python bench/style_transfer.py --no-learned --presets --zh-presets zh-official zh-social   # Chinese presets only
+    python bench/style_transfer.py --split valid --no-learned --presets marketing   # tuning inputs, not the report's
 
 Data: ../shared/data/shakespeare (or $DRAFTSMITH_DATA/shakespeare), detokenised. Inputs: ``--n`` passages of three
 consecutive modern lines of the test split, spread over it (plays and scenes vary). Styles:
 - ``shakespeare``: a profile learned (``profile.learn``) from the valid split's original side, in sample texts of 100
   lines; the three human Shakespearean lines are the reference;
 - each preset of ``--presets`` (no reference);
-- each preset of ``--zh-presets`` on Chinese inputs: ``--n`` passages of two consecutive sentences of
-  ../shared/data/mucgec/MuCGEC_dev.txt (learner essays; their first human correction, so the input is fluent),
-  spread over the file.
+- each preset of ``--zh-presets`` on Chinese inputs (``chinese_inputs``): passages of two consecutive sentences of
+  ../shared/data/mucgec/MuCGEC_dev.txt (learner essays; their first human correction, so the input is fluent; the
+  source where the correction says 没有错误, "no error"), in file order without overlap; of these, per preset, only
+  those that score below ``TYPICAL`` for it (0.8, what a typical passage of the style scores: not already in the
+  style), and ``--n`` of them spread evenly over that list.
+  Learner essays are informal already: spread over the whole file, 7 of 10 passages score as typical of
+  ``zh-social`` as its own passages, and a gain share over texts that are already in the style says little. The
+  rule looks at the inputs only (never at a rewrite) and is the same for every Chinese preset. (The median score of
+  a preset's own examples, scored as the passage's length, would exclude nothing: the examples are what the profile
+  is learned from and score near 1.) ``--zh-inputs all`` takes the passages spread over the whole file (as before).
+
+``--split valid`` is for tuning presets and drafting without touching the report's inputs: the English passages come
+from the valid split's modern side (same shape) and the Chinese ones lie halfway between the test split's; the
+learned ``shakespeare`` style is left out there (it is learned from that split's original side).
 
 Per model and style: ``strength_gain_share`` (share of inputs whose adherence to the target is higher after the
 rewrite; ties count as no gain), mean adherence before and after, ``chrf_vs_source`` (content kept; corpus chrF of
@@ -76,15 +88,42 @@ TYPICAL = (
 )
 
 
-def chinese_inputs(n: int) -> list[str]:
-    """``n`` passages of two consecutive MuCGEC dev sentences (their first correction), spread over the file."""
+def mucgec_passages() -> list[str]:
+    """Passages of two consecutive MuCGEC dev sentences (their first correction), in file order, not overlapping."""
     path = data_dir() / "mucgec" / "MuCGEC_dev.txt"
     if not path.is_file():
         sys.exit(f"no data at {path}; set DRAFTSMITH_DATA to the folder that holds mucgec/")
     rows = [line.rstrip("\n").split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    fluent = [r[2] if len(r) > 2 else r[1] for r in rows]
-    step = max(2, len(fluent) // n)
-    return ["\n".join(fluent[i : i + 2]) for i in range(0, len(fluent) - 2, step)][:n]
+    fluent = [_fluent(r) for r in rows]
+    return ["\n".join(fluent[i : i + 2]) for i in range(0, len(fluent) - 1, 2)]
+
+
+def _fluent(row: list[str]) -> str:
+    """A MuCGEC row's first correction; the source itself where that reads 没有错误 ("no error"), and without the
+    annotators' [缺失成分] ("missing part") marks."""
+    text = row[2] if len(row) > 2 and row[2].strip() != "没有错误" else row[1]
+    return text.replace("[缺失成分]", "").strip()
+
+
+def spread(items: list[str], n: int, split: str = "test") -> list[str]:
+    """``n`` items evenly spaced over ``items``; ``split="valid"``: the ones halfway between (disjoint from test's
+    when there are at least 2n)."""
+    if not items:
+        return []
+    step = len(items) / n
+    shift = 0.5 if split == "valid" else 0.0
+    picked = sorted({min(len(items) - 1, int((i + shift) * step)) for i in range(n)})
+    return [items[i] for i in picked]
+
+
+def chinese_inputs(n: int, profile, split: str = "test", untypical: bool = True) -> list[str]:
+    """``n`` MuCGEC passages for ``profile`` (a Chinese style), spread over the file. With ``untypical``, only those
+    that score below ``TYPICAL`` for it, as their own length (not already as typical of the style as its own
+    passages; a rule on the inputs alone, the same for every style): texts with something to gain."""
+    passages = mucgec_passages()
+    if untypical:
+        passages = [p for p in passages if P.adherence(p, profile).score < TYPICAL]
+    return spread(passages, n, split)
 
 
 def perplexity(model, texts: list[str]) -> float:
@@ -233,6 +272,18 @@ def main() -> int:
     ap.add_argument("--presets", nargs="*", default=["formal", "casual"], help="presets to rewrite into")
     ap.add_argument("--zh-presets", nargs="*", default=[], help="Chinese presets, on Chinese inputs (MuCGEC)")
     ap.add_argument(
+        "--zh-inputs",
+        choices=["untypical", "all"],
+        default="untypical",
+        help="Chinese inputs: per style, passages not already typical of it (default), or any passage",
+    )
+    ap.add_argument(
+        "--split",
+        choices=["test", "valid"],
+        default="test",
+        help="inputs to report on (test, default) or to tune on (valid: other passages; no learned style)",
+    )
+    ap.add_argument(
         "--candidates",
         type=int,
         default=DEFAULT_CANDIDATES,
@@ -267,7 +318,7 @@ def main() -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    modern, original = read(root / "test.modern.nltktok"), read(root / "test.original.nltktok")
+    modern, original = read(root / f"{args.split}.modern.nltktok"), read(root / f"{args.split}.original.nltktok")
     step = max(3, len(modern) // args.n)
     starts = list(range(0, len(modern) - 3, step))[: args.n]
     inputs = ["\n".join(modern[i : i + 3]) for i in starts]  # three consecutive lines: a short passage
@@ -277,11 +328,13 @@ def main() -> int:
     store.save(shakespeare, force=True)  # rewrite looks styles up by name
     taken = {i + k for i in starts for k in range(3)}  # the reference lines stay out of the held-out profile
     heldout = P.learn("shakespeare-heldout", blocks([x for i, x in enumerate(original) if i not in taken], 100))
-    jobs = [] if args.no_learned else [("shakespeare", shakespeare, inputs, references, heldout)]
+    learned = not args.no_learned and args.split == "test"  # valid's original side is what it is learned from
+    jobs = [("shakespeare", shakespeare, inputs, references, heldout)] if learned else []
     jobs += [(name, store.load(name, "en"), inputs, None, None) for name in args.presets]
-    if args.zh_presets:
-        zh_inputs = chinese_inputs(args.n)
-        jobs += [(name, store.load(name, "zh"), zh_inputs, None, None) for name in args.zh_presets]
+    for name in args.zh_presets:
+        zh = store.load(name, "zh")
+        zh_inputs = chinese_inputs(args.n, zh, args.split, args.zh_inputs == "untypical")
+        jobs.append((name, zh, zh_inputs, None, None))
 
     settings = load_settings(n_threads=args.threads)
     runs: dict[str, dict[str, Any]] = {}
@@ -340,6 +393,8 @@ def main() -> int:
         "ppl": mean("ppl", every),
         "goals": {"strength_gain_share": 0.8, "chrf_vs_source": 40},
         "n_per_style": args.n,
+        "split": args.split,
+        "zh_inputs": args.zh_inputs,
         "candidates": args.candidates,
         "retry": not args.no_retry,
         "per_style": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -375,6 +376,27 @@ def test_labels_and_bold_a_model_adds_are_removed() -> None:
     assert select.strip_added_markup("---\n\nYou and I.", "Me and you.") == "You and I."
 
 
+def test_a_closing_note_about_the_rewrite_is_removed() -> None:
+    source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
+    kept = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
+    notes = [  # as the bundled models wrote them (bench/style_transfer.py)
+        "\n\nThis text is already in the specified style with a focus on persuasiveness and clarity.",
+        "\n\n---\n\n*This marketing style follows your style by:\n- Keeping text simple.\n- Using active verbs.",
+        "\nThis version maintains the original meaning while adhering to academic formatting guidelines.",
+        "\n\nFeel free to adjust the style or add your own content to fit!",
+    ]
+    for note in notes:
+        assert select.strip_added_markup(kept + note, source) == kept, note
+    marketing = store.load("marketing", "en")  # the note is what made it score as more like the style
+    assert select.score(kept + notes[0], marketing, source).adherence > select.score(kept, marketing, source).adherence
+    zh = "会议推迟到周四举行。请大家准时参加。"
+    note = "\n\n文本的结构、用语、语气和语法与原文本完全一致，仅进行了简单的改写和调整。"
+    assert select.strip_added_markup(zh + note, zh) == zh
+    story = "This text is mine.\nSend your man away."  # a line that only starts like a note stays
+    assert select.strip_added_markup(story, story) == story
+    assert select.strip_added_markup(kept + "\n\nThe text is long.", source) == kept + "\n\nThe text is long."
+
+
 def test_contractions_are_written_out_or_made_only_where_clean() -> None:
     text = "Don't go, it's late. I'm tired and they'll see. Capulet's son can't stay; we've won't."
     assert select.expand_contractions(text) == (
@@ -543,6 +565,56 @@ def test_a_draft_that_drops_a_sentence_does_not_keep_the_content() -> None:
     assert select.coverage("会议推迟至周四召开，请各位准时出席。", zh, "zh") >= select.COVERAGE_FLOOR  # reworded
 
 
+def test_a_draft_that_turns_a_question_into_a_statement_or_flips_a_negation_does_not_keep_the_content() -> None:
+    source = (
+        "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."  # bench inputs (test split)
+    )
+    marketing = store.load("marketing", "en")
+    statement = select.score(
+        "I have spoken to you. Send your man away. Peter, wait for me at the gate.", marketing, source
+    )
+    assert statement.content >= select.CONTENT_FLOOR and statement.coverage >= select.COVERAGE_FLOOR  # else fine
+    assert not statement.form and not statement.keeps()
+    assert select.keeps_form("Hey! Have you talked to him? Send your man away. Peter, wait at the gate.", source, "en")
+    dead = (
+        "There is no life, but my love is dead!\nDespised, distressed, hated, martyred, killed!\nWhy did this happen?"
+    )
+    assert not select.keeps_form(
+        "There is life, but my love is dead! Despised and killed! Why did this happen?", dead, "en"
+    )
+    assert not select.keeps_form("No life, no love: my love is dead! Despised and killed! Why?", dead, "en")  # added
+    mind = "Everyone says you can't make up your mind."
+    assert select.keeps_form("Everyone says you cannot make up your mind.", mind, "en")  # expanded, same negation
+    assert not select.keeps_form("Everyone says you can make up your mind.", mind, "en")
+    assert select.keeps_form(
+        "I know not where he went. Naught is left.", "I don't know where he went. Nothing is left.", "en"
+    )
+    assert select.keeps_form("Ready to talk? Have you spoken to him?", "Have you spoken to him?", "en")  # one added
+    # Chinese (MuCGEC dev, first corrections): 吗/？, and 不/没/别/未… that negate, not the words they only spell
+    zh_q = "如此看来，这岂不是既解决不了问题，还制造了些问题吗？"
+    assert select.questions(zh_q, "zh") == 1 and select.negations(zh_q, "zh") == 2
+    assert not select.keeps_form("如此看来，这既解决不了问题，还制造了些问题。", zh_q, "zh")  # the question is gone
+    assert select.questions("你去过北京吗", "zh") == 1 and select.questions("我在吃饭呢。", "zh") == 0
+    smoke = "吸烟对人的身体没有一个好处，对社会、环境也没有一个优点，为什么还要吸烟？"
+    assert select.negations(smoke, "zh") == 2
+    assert not select.keeps_form("吸烟对身体有好处，对社会、环境也没有优点，为什么还要吸烟？", smoke, "zh")
+    assert select.keeps_form(
+        "家人们谁懂啊！吸烟对身体一点好处都没有，对社会、环境也没啥优点，为啥还要抽？", smoke, "zh"
+    )
+    assert select.negations("不过他特别喜欢未来的工作，非常不错，不得不说。", "zh") == 0  # but, special, future, very…
+    assert select.negations("严禁在公共场所吸烟，请勿随地吐痰。", "zh") == 2  # official "must not"
+
+
+def test_rewrite_never_chooses_a_draft_that_loses_the_question() -> None:
+    source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
+    statement = "I have spoken to you. Send your man away. Peter, wait for me at the gate, and you will see."
+    question = "Have you spoken to him yet? Send your man away. Peter, please wait for me at the gate."
+    marketing = store.load("marketing", "en")
+    assert select.score(statement, marketing, source).adherence > select.score(question, marketing, source).adherence
+    result = rewrite.rewrite(_by_seed([statement, question]), source, style="marketing", seed=0, candidates=2)
+    assert result.text == question  # fits the style less, but still asks
+
+
 def test_drafts_that_repeat_the_instructions_are_dropped() -> None:
     def responder(messages, params):
         if params.seed == 0:  # a small model answering with its prompt around the text
@@ -696,3 +768,37 @@ def test_best_of_n_with_the_real_model_picks_the_most_adherent_draft_that_keeps_
     assert not re.search(r"n't\b|'(?:m|re|ll|ve)\b|\bit's\b", result.text.replace("’", "'"), re.I)  # formal
     n = len(F.en_words(text))
     assert P.adherence(result.text, formal, as_length=n).score > P.adherence(text, formal, as_length=n).score
+
+
+@pytest.mark.model
+def test_the_real_model_writes_drafts_that_lose_the_question_and_none_is_chosen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from draftsmith.config import load_settings
+    from draftsmith.models.loader import load_model
+    from draftsmith.writing.base import clean_output
+
+    model = load_model("qwen2.5-0.5b", load_settings(n_threads=1))
+    raw: list[str] = []
+    stream = model.stream
+
+    def recording(messages, params):
+        chunks = list(stream(messages, params))
+        raw.append("".join(c.text or "" for c in chunks))
+        yield from chunks
+
+    monkeypatch.setattr(model, "stream", recording)
+    # Twelfth Night, modern side (the bench's tuning split): one question between two statements with negations
+    text = (
+        "Don't ask to see this letter.\nMy friends, are you all Lady Olivia's servants?\n"
+        "Yes, sir, we're part of her entourage."
+    )
+    marketing = store.load("marketing", "en")
+    result = rewrite.rewrite(model, text, style="marketing", seed=0, candidates=4)
+    drafts = [select.mechanical_edits(select.strip_added_markup(clean_output(r, text), text), marketing) for r in raw]
+    scored = [select.score(d, marketing, source=text) for d in drafts]
+    assert select.keeps_form(result.text, text, "en") and "?" in result.text
+    chosen = select.score(result.text, marketing, source=text)
+    lost = [s for s in scored if not s.form and replace(s, form=True).keeps() and s.adherence > chosen.adherence]
+    assert lost, drafts  # the model did write a better-fitting draft that asks nothing or flips a negation…
+    assert all(s.text != result.text for s in lost)  # …and it was not chosen

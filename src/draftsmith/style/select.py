@@ -6,7 +6,9 @@ source (character n-gram F-score, the same definition as sacrebleu's chrF: n = 1
 must reach ``CONTENT_FLOOR``, its length must stay within ``LENGTH_RATIO`` of the source's (small models often
 answer with one line of three, which chrF's recall alone lets through) and it must keep part of every sentence
 (``coverage``: at least ``COVERAGE_FLOOR`` of each source sentence's content words; dropping the sentence that
-does not fit a style would otherwise look like moving towards it); among those that do, the most adherent
+does not fit a style would otherwise look like moving towards it) and it must keep the source's sentence form
+(``keeps_form``: no fewer questions, as many negations; a draft that turns "Have you spoken to him?" into "I have
+spoken to him." or drops a "not" says something else, however well it fits); among those that do, the most adherent
 wins (ties: the one that keeps more). When none does, the one that keeps the most content wins. Labels, rules
 and bold that a model wraps around its answer (``**Formal version:**``, ``Here is the text rewritten…:``, ``---``)
 are removed first (``strip_added_markup``). Both candidates and source are scored as the source's length, so a
@@ -53,12 +55,14 @@ class Scored:
     content: float | None  # chrF to the source (rewrite); None when there is no source (write)
     length_ratio: float = 1.0  # its length / the source's (rewrite)
     coverage: float = 1.0  # the least share of a source sentence's content words it keeps (rewrite; ``coverage``)
+    form: bool = True  # it keeps the source's questions and negations (rewrite; ``keeps_form``)
 
     def keeps(self, floor: float = CONTENT_FLOOR) -> bool:
-        """Whether it keeps the source's content: enough chrF, a length near the source's and every sentence."""
+        """Whether it keeps the source's content: enough chrF, a length near the source's, every sentence, and
+        its questions and negations."""
         lo, hi = LENGTH_RATIO
         return self.content is None or (
-            self.content >= floor and lo <= self.length_ratio <= hi and self.coverage >= COVERAGE_FLOOR
+            self.content >= floor and lo <= self.length_ratio <= hi and self.coverage >= COVERAGE_FLOOR and self.form
         )
 
 
@@ -154,15 +158,62 @@ def _all_units(text: str, lang: str) -> set[str]:
     return {w[:5] for w in F.en_words(text)}
 
 
+# --- sentence form: questions and negations ------------------------------------------------------------------------
+
+# English negations, contracted or not, and the archaic ones a Shakespearean draft uses (nay, ne'er, naught).
+_NEG_EN = re.compile(
+    r"\b(?:not|no|never|nothing|nobody|none|nowhere|neither|nor|cannot|nay|ne['’]er|naught|nought)\b|n['’]t\b", re.I
+)
+# Chinese negations (不 没 别 未 无 非 勿 莫 and 禁止/严禁, the official "must not"), less the words these characters
+# merely spell without negating anything: 不过 (but), 不错 (good), 特别 (special), 未来 (future), 非常 (very), 无论
+# (whatever), 不得不 (must; two negations that cancel)…
+_NEG_ZH = re.compile(r"禁止|严禁|[不没沒别別未无無非勿莫]")
+_NOT_NEG_ZH = re.compile(
+    "不得不|对不起|了不起|差不多|要不|不过|不错|不断|不少|不仅|不但|不同|不管|不论|不久|不禁|不停|不止|不然|不时|不料|"
+    "别人|别的|别处|特别|区别|分别|告别|级别|类别|性别|个别|识别|辨别|鉴别|离别|派别|别墅|别致|"
+    "未来|非常|除非|是非|非洲|无论|无数|无比"
+)
+_QUESTION_ZH = re.compile(r"[？?]|吗\s*[。！!…~～]*\s*$")
+
+
+def questions(text: str, lang: str) -> int:
+    """Sentences that ask: ending in a question mark (Chinese: ？, or a final 吗 even without one; 呢 also ends
+    statements, 我在吃饭呢, so it counts only with a question mark)."""
+    if F.feature_language(lang) == "zh":
+        return sum(bool(_QUESTION_ZH.search(s)) for s in F.sentences(text, lang))
+    return sum("?" in s for s in F.sentences(text, lang))
+
+
+def negations(text: str, lang: str) -> int:
+    """Negations in ``text``: not, n't, no, never, nothing… (Chinese: 不 没 别 未 无 非 勿 莫, 禁止, 严禁, outside
+    words they only spell, such as 不过, 特别, 未来, 非常)."""
+    if F.feature_language(lang) == "zh":
+        return len(_NEG_ZH.findall(_NOT_NEG_ZH.sub("", text)))
+    return len(_NEG_EN.findall(text))
+
+
+def keeps_form(text: str, source: str, lang: str) -> bool:
+    """Whether ``text`` keeps the sentence form of ``source``: no fewer questions (a style may add a rhetorical one)
+    and exactly as many negations (one dropped or added turns a statement into its opposite)."""
+    return questions(text, lang) >= questions(source, lang) and negations(text, lang) == negations(source, lang)
+
+
 def score(text: str, profile: P.StyleProfile, source: str | None = None, length: int | None = None) -> Scored:
     """Adherence of ``text`` as ``length`` words (default: the source's, else its own); with a ``source``, also its
-    chrF to it, its length ratio and ``coverage``."""
+    chrF to it, its length ratio, ``coverage`` and whether it keeps the source's form (``keeps_form``)."""
     if source is None:
         return Scored(text, _adherence(text, profile, length), None)
     lang = profile.language
     n = F.length(source, lang)
     ratio = F.length(text, lang) / max(n, 1)
-    return Scored(text, _adherence(text, profile, length or n), chrf(text, source), ratio, coverage(text, source, lang))
+    return Scored(
+        text,
+        _adherence(text, profile, length or n),
+        chrf(text, source),
+        ratio,
+        coverage(text, source, lang),
+        keeps_form(text, source, lang),
+    )
 
 
 def _adherence(text: str, profile: P.StyleProfile, length: int | None) -> float:
@@ -183,7 +234,7 @@ def choose(scored: list[Scored], floor: float = CONTENT_FLOOR) -> int:
         lo, hi = LENGTH_RATIO
 
         def whole(s: Scored) -> bool:
-            return lo <= s.length_ratio <= hi and s.coverage >= COVERAGE_FLOOR
+            return lo <= s.length_ratio <= hi and s.coverage >= COVERAGE_FLOOR and s.form
 
         return max(range(len(scored)), key=lambda i: (whole(scored[i]), scored[i].content or 0.0))
     return max(keep, key=lambda i: (scored[i].adherence, scored[i].content or 0.0, -i))
@@ -195,14 +246,41 @@ _LABEL = re.compile(
 )
 
 
+# A closing note about the rewrite itself ("This version maintains the original meaning while…", "Feel free to
+# adjust…", "文本的结构…与原文本完全一致"): it starts like one and speaks of the text, its style or the original.
+_NOTE_START = re.compile(
+    r"^[\s*_(>]*(?i:note\b|feel free\b|i (?:have|'ve) (?:rewritten|kept|changed|made)\b"
+    r"|(?:this|the|my) (?:\w+ )?(?:text|version|rewrite|rewritten|revision|style|passage|paragraph|copy|output)\b)"
+    r"|^[\s*_(>]*(?:以上|本文|文本|改写|这段|此段|该段)"
+)
+_NOTE_ABOUT = re.compile(
+    r"(?i:\b(?:style|meaning|original|rewrit\w*|facts?|tone|markdown|structure|guidelines?|adjust|fit)\b)"
+    r"|原文|风格|改写|语气|结构"
+)
+
+
+def _is_note(block: str, source: str) -> bool:
+    block = block.strip()
+    return bool(block) and block not in source and bool(_NOTE_START.match(block) and _NOTE_ABOUT.search(block))
+
+
 def strip_added_markup(draft: str, source: str) -> str:
-    """Remove what a model adds around a rewrite and the source does not have: bold markers, and leading heading,
+    """Remove what a model adds around a rewrite and the source does not have: bold markers, leading heading,
     label, preamble or rule lines (``**Formal version:**``, ``# Rewritten``, ``Here is the text in a humorous
-    style:``, ``---``)."""
+    style:``, ``---``), and a closing note about the rewrite (a last paragraph or line such as ``This version keeps
+    the original meaning…``; a note can make a draft look more like a style without changing the text)."""
     out = draft if "**" in source else draft.replace("**", "")
     lines = out.strip().split("\n")
     while len(lines) > 1 and (not lines[0].strip() or (_LABEL.match(lines[0]) and lines[0].strip() not in source)):
         lines.pop(0)
+    while len(lines) > 1:
+        tail = [i for i, line in enumerate(lines) if not line.strip()]  # the last paragraph starts after a blank line
+        start = tail[-1] + 1 if tail and tail[-1] < len(lines) - 1 else len(lines) - 1
+        if start == 0 or not _is_note("\n".join(lines[start:]), source):
+            break
+        lines = lines[:start]
+        while len(lines) > 1 and (not lines[-1].strip() or re.fullmatch(r"\s*(?:-{3,}|\*{3,}|_{3,})\s*", lines[-1])):
+            lines.pop()
     return "\n".join(lines).strip() or draft
 
 
