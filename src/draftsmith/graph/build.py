@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from draftsmith.errors import InputError
 from draftsmith.graph import resolve
+from draftsmith.graph.examples import ExampleBank
 from draftsmith.graph.extract import Extraction, extract_triples
 from draftsmith.graph.graph import add_alias, bump, ensure_entity, ensure_graph, upsert_triple
 from draftsmith.graph.merge import merge_into
@@ -31,6 +32,8 @@ from draftsmith.models.base import Model
 from draftsmith.store.db import Store
 from draftsmith.store.graph import kg_entities, kg_passages, kg_provenance, kg_review, kg_triples
 from draftsmith.store.knowledge import kb_chunks, kb_documents
+
+EXAMPLES_PER_PASSAGE = 3
 
 
 class BuildProgress(BaseModel):
@@ -77,9 +80,11 @@ def build_graph(
     extractor: Extractor | None = None,
     embedder=None,
     limit: int | None = None,
+    examples: ExampleBank | None = None,
 ) -> BuildReport:
     """Build or update graph ``name`` from knowledge base ``kb`` (default: the same name). ``model`` may be a
-    function that opens it, so a build with nothing to do never loads a model."""
+    function that opens it, so a build with nothing to do never loads a model. With ``examples`` (a bank of worked
+    examples, ``graph.examples``) each passage is shown its ``EXAMPLES_PER_PASSAGE`` nearest."""
     start = time.perf_counter()
     kb_name = kb or name
     if model is None and extractor is None:
@@ -94,7 +99,11 @@ def build_graph(
             opened["m"] = model()
         return opened["m"]
 
-    extract = extractor or (lambda text: extract_triples(the_model(), text))  # type: ignore[arg-type]
+    def extract_one(text: str) -> Extraction:
+        shown = examples.nearest(text, EXAMPLES_PER_PASSAGE) if examples is not None else []
+        return extract_triples(the_model(), text, examples=shown)  # type: ignore[arg-type]
+
+    extract = extractor or extract_one
     names: list[PredicateNormaliser] = []
 
     def normaliser() -> PredicateNormaliser:

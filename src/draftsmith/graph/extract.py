@@ -4,7 +4,9 @@
    jieba part-of-speech tags (nr person, ns place, nt organisation, nz other proper noun, t time) for Chinese.
    They are given to the model as hints and give entities their types.
 2. Relations: the ``kg-extract`` template asks for ``{"triples": [[subject, predicate, object], …]}`` under its JSON
-   schema (grammar-constrained on llama.cpp, ``response_format`` on OpenAI-compatible servers).
+   schema (grammar-constrained on llama.cpp, ``response_format`` on OpenAI-compatible servers). Given ``examples``
+   (``graph.examples``: worked examples chosen for the passage from a bank, e.g. ``kg build``'s), they are written
+   into the passage's turn, so the template's turns stay a fixed prefix.
 3. Checks: output that is not valid JSON of that shape, or a triple whose subject or object does not occur in the
    passage, is sent back once with the error. Whatever is still wrong after the retry is skipped and counted —
    never stored.
@@ -15,14 +17,18 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from draftsmith.languages import detect_language, is_cjk
 from draftsmith.models.base import GenParams, Message, Model
 from draftsmith.prompts.registry import get_template
+
+if TYPE_CHECKING:
+    from draftsmith.graph.examples import Example
 
 TEMPLATE = "kg-extract"
 MAX_TRIPLES = 24
@@ -193,13 +199,16 @@ def extract_triples(
     names: list[Name] | None = None,
     max_tokens: int = 600,
     seed: int | None = 0,
+    examples: Sequence[Example] = (),
 ) -> Extraction:
-    """The facts ``passage`` states, checked against it; retried once with the error, then skipped."""
+    """The facts ``passage`` states, checked against it; retried once with the error, then skipped. ``examples``
+    (``graph.examples``: worked examples chosen for this passage, closest last) go before the passage in its turn."""
     lang = lang or detect_language(passage)
     names = find_names(passage, lang) if names is None else names
     tpl = get_template(TEMPLATE)
-    hints = ", ".join(f"{n.text} ({n.type})" for n in names[:30])
-    messages = tpl.render({"passage": passage, "names": hints})
+    messages = tpl.render({"passage": passage, "names": _hints(names)})
+    if examples:
+        messages[-1] = Message(role="user", content=f"{example_block(examples)}\n\n{messages[-1].content}")
     params = GenParams(max_tokens=max_tokens, temperature=0.0, seed=seed, json_schema=tpl.schema_)
     result = Extraction(names=names)
     norm_passage = normalise(passage)
@@ -234,6 +243,22 @@ def extract_triples(
             result.skipped += len(bad) if bad else 0
     result.triples = list(kept.values())[:MAX_TRIPLES]
     return result
+
+
+def _hints(names: list[Name]) -> str:
+    return ", ".join(f"{n.text} ({n.type})" for n in names[:30])
+
+
+def example_block(examples: Sequence[Example]) -> str:
+    """Worked examples for the passage, written into its own turn: the turns before it stay the template's fixed
+    prefix, whose KV state the model keeps (turns of their own would differ for every passage)."""
+    lines = [
+        "Worked examples from other texts (use their relation names and directions; their facts are not in this one):"
+    ]
+    for ex in examples:
+        lines.append(f"Text: {ex.text.strip()}")
+        lines.append(json.dumps({"triples": ex.triples}, ensure_ascii=False))
+    return "\n".join(lines)
 
 
 def _retry_message(error: str) -> str:

@@ -1,0 +1,145 @@
+"""Worked examples chosen per passage: the nearest texts of a bank of (text, triples) pairs, by e5 similarity.
+
+A few examples that resemble the passage teach the model the relation names and the directions a graph uses for
+that kind of text far better than fixed ones ("kNN few-shot"): a passage about an airport gets airports'
+``runwayName``, ``cityServed`` and ``elevationAboveTheSeaLevel``. ``extract.extract_triples`` takes them as
+``examples`` and puts them after the template's own examples, so the fixed part of the prompt stays one prefix
+(the model's KV cache keeps it between passages).
+
+- ``Example``: a text and the triples it states, each subject and object written as the text writes it (the
+  extractor checks that names occur in the passage, so an example must show names as written).
+- ``as_written``: a reference triple's ends (DBpedia style: ``Alan_Shepard``, ``"1923-11-18"``,
+  ``Turn_Me_On_(album)``) found in the text (``Alan Shepard``, ``November of 1923``, ``Turn Me On``) with
+  ``match.same_object``; a text with an end it cannot find is no example (``from_reference`` gives None).
+- ``ExampleBank.nearest``: the ``k`` bank texts closest to the passage by e5 cosine (``query:`` side for both, a
+  symmetric task), the closest last (nearest the passage), identical texts skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from draftsmith.graph.extract import normalise, occurs_in, tokens, value_type
+from draftsmith.graph.match import bare, date_parts, same_object
+
+MAX_SPAN_WORDS = 10
+
+
+class Example(BaseModel):
+    """A text and the facts it states, names as the text writes them."""
+
+    text: str
+    triples: list[list[str]]
+
+
+def _clean(name: str) -> str:
+    """A DBpedia-style name as plain words: underscores, surrounding quotes and a bracketed note removed."""
+    name = name.replace("_", " ").strip().strip('"').strip()
+    return re.sub(r"\s*\([^)]*\)\s*$", "", name).strip() or name
+
+
+def _spans(text: str) -> list[str]:
+    words = text.split()
+    out = []
+    for i in range(len(words)):
+        for j in range(i + 1, min(len(words), i + MAX_SPAN_WORDS) + 1):
+            span = " ".join(words[i:j]).strip(".,;:!?()[]\"'")
+            if span:
+                out.append(span)
+    return list(dict.fromkeys(out))
+
+
+def as_written(name: str, text: str) -> str | None:
+    """How ``text`` writes ``name`` (a reference triple's subject or object), or None when it does not."""
+    plain = _clean(name)
+    spans = _spans(text)
+    if occurs_in(plain, text) == 1.0:  # written so, up to case and punctuation: the text's own spelling
+        key = normalise(plain)
+        return next((s for s in spans if normalise(s) == key), plain)
+    found = [s for s in spans if same_object(s, name)]
+    if not found:
+        return None
+    if value_type(name) or value_type(plain):  # a date: the span with the most of its parts, then the shortest
+        parts = [p is not None for p in date_parts(name)]
+
+        def date_rank(s: str) -> tuple[int, int]:
+            got = date_parts(s)
+            return (sum(a and b is not None for a, b in zip(parts, got, strict=True)), -len(s.split()))
+
+        return max(found, key=date_rank)
+    want = set(tokens(bare(name)))
+
+    def rank(s: str) -> tuple[float, int]:
+        have = set(tokens(s))
+        return (len(want & have) / len(want | have) if want | have else 0.0, -len(s.split()))
+
+    return max(found, key=rank)
+
+
+def from_reference(text: str, triples: Iterable[Sequence[str]]) -> Example | None:
+    """An example from a text and its reference triples, every end as the text writes it; None if one is not."""
+    out = []
+    for s, p, o in triples:
+        s_text, o_text = as_written(s, text), as_written(o, text)
+        if s_text is None or o_text is None or normalise(s_text) == normalise(o_text):
+            return None
+        out.append([s_text, p, o_text])
+    return Example(text=text, triples=out) if out else None
+
+
+class ExampleBank:
+    """Examples and their e5 vectors; ``nearest`` picks the ones for a passage."""
+
+    def __init__(self, examples: Iterable[Example], embedder, vectors: np.ndarray | None = None) -> None:
+        self.examples = list(examples)
+        self.embedder = embedder
+        if vectors is None:
+            vectors = (
+                np.stack([np.asarray(embedder.query(e.text), dtype=np.float32) for e in self.examples])
+                if self.examples
+                else np.zeros((0, getattr(embedder, "dim", 1)), dtype=np.float32)
+            )
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        if len(self.vectors) != len(self.examples):
+            raise ValueError("one vector per example")
+
+    @classmethod
+    def from_jsonl(cls, path: Path, embedder) -> ExampleBank:
+        """A bank from JSON lines ``{"text": ..., "triples": [[s, p, o], ...]}`` (ends as written or DBpedia style;
+        ``from_reference`` finds them in the text, and a line whose ends it cannot find is left out)."""
+        found = []
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                example = from_reference(item["text"], item["triples"])
+                if example is not None:
+                    found.append(example)
+        return cls(found, embedder)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def nearest(self, passage: str, k: int = 3) -> list[Example]:
+        """The ``k`` examples closest to ``passage``, closest last; texts equal to the passage are skipped."""
+        if k <= 0 or not self.examples:
+            return []
+        scores = self.vectors @ np.asarray(self.embedder.query(passage), dtype=np.float32)
+        key = normalise(passage)
+        chosen: list[Example] = []
+        seen: set[str] = {key}
+        for i in np.argsort(-scores, kind="stable"):
+            example = self.examples[int(i)]
+            text = normalise(example.text)
+            if text in seen:
+                continue
+            seen.add(text)
+            chosen.append(example)
+            if len(chosen) == k:
+                break
+        return chosen[::-1]
