@@ -486,6 +486,28 @@ def test_cli_bad_input_and_exit_codes(built, tmp_path, capsys, monkeypatch):
     assert "empty" in capsys.readouterr().err
 
 
+def test_cli_build_examples_file_is_checked_line_by_line(built, tmp_path, capsys, monkeypatch):
+    store, *_ = built
+    monkeypatch.setenv("DRAFTSMITH_DATABASE_URL", str(store.url))
+    bad = tmp_path / "bad.jsonl"
+    good = '{"text": "The Louvre is in Paris.", "triples": [["Louvre", "location", "Paris"]]}'
+    for content, message in [
+        (good + "\n{not json", "bad.jsonl:2: not JSON"),
+        ('{"text": "x", "triples": [["only", "two"]]}', "bad.jsonl:1: expected"),
+        ('{"text": "The Louvre is in Paris.", "triples": [["Louvre", "location", "Rome"]]}', "no usable example"),
+    ]:
+        bad.write_text(content, encoding="utf-8")
+        assert main(["kg", "build", "city", "--examples", str(bad), "--model", "fake"]) == 2
+        assert message in capsys.readouterr().err
+    bad.write_bytes(b"\xff\xfe{")
+    assert main(["kg", "build", "city", "--examples", str(bad), "--model", "fake"]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    bad.write_text(good + "\n" + '{"text": "Rome.", "triples": [["Louvre", "location", "Rome"]]}', encoding="utf-8")
+    assert main(["kg", "build", "city", "--examples", str(bad), "--model", "fake", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "1 of 2 examples left out" in captured.err and json.loads(captured.out)["graph"] == "city"
+
+
 # -- the real small model --------------------------------------------------------------------------------
 
 
