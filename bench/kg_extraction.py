@@ -62,7 +62,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-DATA = ROOT.parent.parent / "shared" / "data" / "webnlg" / "test.jsonl"
+DATA = Path(os.environ.get("DRAFTSMITH_DATA") or ROOT.parent.parent / "shared" / "data") / "webnlg" / "test.jsonl"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "draftsmith-bench" / "kg_extraction"
 SPLITS = ("seen", "unseen_entities", "unseen_categories")
 SHORT = {"qwen2.5-1.5b": "", "qwen2.5-0.5b": "_small"}
