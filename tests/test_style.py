@@ -739,15 +739,9 @@ def test_rewriting_into_a_style_raises_adherence_with_the_real_model() -> None:
     assert after.score > before.score, (result.text, before, after)
 
 
-@pytest.mark.model
-def test_best_of_n_with_the_real_model_picks_the_most_adherent_draft_that_keeps_the_content(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from draftsmith.models.loader import load_model
-    from draftsmith.writing.base import clean_output
-
-    model = load_model("qwen2.5-0.5b")
-    raw: list[str] = []  # every draft the model writes
+def _record_drafts(monkeypatch: pytest.MonkeyPatch, model) -> list[str]:
+    """Every text ``model`` streams from now on, in order (the drafts a rewrite scores)."""
+    raw: list[str] = []
     stream = model.stream
 
     def recording(messages, params):
@@ -756,6 +750,18 @@ def test_best_of_n_with_the_real_model_picks_the_most_adherent_draft_that_keeps_
         yield from chunks
 
     monkeypatch.setattr(model, "stream", recording)
+    return raw
+
+
+@pytest.mark.model
+def test_best_of_n_with_the_real_model_picks_the_most_adherent_draft_that_keeps_the_content(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from draftsmith.models.loader import load_model
+    from draftsmith.writing.base import clean_output
+
+    model = load_model("qwen2.5-0.5b")
+    raw = _record_drafts(monkeypatch, model)  # every draft the model writes
     text = "Honestly the new library is awesome. Tons of books, comfy chairs, and it's open till ten. You gotta see it!"
     formal = store.load("formal")
     result = rewrite.rewrite(model, text, style="formal", seed=7, candidates=3)
@@ -779,15 +785,7 @@ def test_the_real_model_writes_drafts_that_lose_the_question_and_none_is_chosen(
     from draftsmith.writing.base import clean_output
 
     model = load_model("qwen2.5-0.5b", load_settings(n_threads=1))
-    raw: list[str] = []
-    stream = model.stream
-
-    def recording(messages, params):
-        chunks = list(stream(messages, params))
-        raw.append("".join(c.text or "" for c in chunks))
-        yield from chunks
-
-    monkeypatch.setattr(model, "stream", recording)
+    raw = _record_drafts(monkeypatch, model)
     # Twelfth Night, modern side (the bench's tuning split): one question between two statements with negations
     text = (
         "Don't ask to see this letter.\nMy friends, are you all Lady Olivia's servants?\n"
