@@ -126,7 +126,10 @@ def fingerprint(k: int = 0, pool: list | None = None) -> str:
               "example_block")]  # fmt: skip
     parts += [repr(extract._ACTIVE), repr(extract._PASSIVE), repr(sorted(extract._AGENT_NOUNS))]
     if k:
-        parts += [f"knn={k}", inspect.getsource(examples)]
+        # what decides the examples shown (not how a bank file is read)
+        shown = (examples.Example, examples._clean, examples._spans, examples.as_written, examples.from_reference,
+                 examples.ExampleBank.nearest)  # fmt: skip
+        parts += [f"knn={k}", f"span={examples.MAX_SPAN_WORDS}", *(inspect.getsource(f) for f in shown)]
         parts += [json.dumps([e.model_dump() for e in pool or []], ensure_ascii=False, sort_keys=True)]
     template = Path(extract.__file__).parent.parent / "prompts" / "library" / "kg-extract.md"
     digest = hashlib.sha256("".join(parts).encode() + template.read_bytes())

@@ -22,48 +22,6 @@ def _store():
     return open_store()
 
 
-def _example_bank(path: Path, embedder):
-    """``--examples FILE`` as a bank, every line checked first (its number in the message)."""
-    import json
-
-    from draftsmith.graph.examples import Example, ExampleBank, from_reference
-
-    try:
-        raw = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text; save it as UTF-8 JSON lines") from None
-    found: list[Example] = []
-    lines = [(n, line) for n, line in enumerate(raw.splitlines(), 1) if line.strip()]
-    for n, line in lines:
-        try:
-            item = json.loads(line)
-        except ValueError as exc:
-            raise InputError(f"{path}:{n}: not JSON ({exc.msg})") from None
-        triples = item.get("triples") if isinstance(item, dict) else None
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("text"), str)
-            or not isinstance(triples, list)
-            or not all(isinstance(t, list) and len(t) == 3 and all(isinstance(x, str) for x in t) for t in triples)
-        ):
-            raise InputError(
-                f'{path}:{n}: expected {{"text": "...", "triples": [["subject", "relation", "object"], ...]}}'
-            )
-        example = from_reference(item["text"], [tuple(t) for t in triples])
-        if example is not None:
-            found.append(example)
-    if not found:
-        raise InputError(
-            f"{path} has no usable example ({len(lines)} line(s)): each needs a text in which every triple's "
-            "subject and object appear as written"
-        )
-    if len(found) < len(lines):
-        warn([f"{len(lines) - len(found)} of {len(lines)} examples left out: a subject or object is not in its text"])
-    return ExampleBank(found, embedder)
-
-
 class BuildInterrupted(DraftsmithError):
     exit_code = 130
 
@@ -89,7 +47,14 @@ def build(
     from draftsmith.knowledge.embed import default_embedder
 
     embedder = default_embedder()
-    bank = _example_bank(examples, embedder) if examples is not None else None
+    bank = None
+    if examples is not None:
+        from draftsmith.graph.examples import ExampleBank
+
+        bank = ExampleBank.from_jsonl(examples, embedder)
+        if bank.left_out:
+            n = len(bank) + bank.left_out
+            warn([f"{bank.left_out} of {n} examples left out: a subject or object is not in its text"])
     bar = _Bar(enabled=err.is_terminal and not json_out)
     try:
         report = build_graph(

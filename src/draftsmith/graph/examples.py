@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
+from draftsmith.errors import InputError
 from draftsmith.graph.extract import normalise, occurs_in, tokens, value_type
 from draftsmith.graph.match import bare, date_parts, same_object
 
@@ -93,6 +94,43 @@ def from_reference(text: str, triples: Iterable[Sequence[str]]) -> Example | Non
     return Example(text=text, triples=out) if out else None
 
 
+def read_examples(path: Path) -> tuple[list[Example], int]:
+    """The examples of a JSON-lines file ``{"text": ..., "triples": [[s, p, o], ...]}`` (ends as written or DBpedia
+    style) and how many lines gave none; a line of another shape is an ``InputError`` naming its number."""
+    try:
+        raw = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text; save it as UTF-8 JSON lines") from None
+    lines = [(n, line) for n, line in enumerate(raw.splitlines(), 1) if line.strip()]
+    found: list[Example] = []
+    for n, line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise InputError(f"{path}:{n}: not JSON ({getattr(exc, 'msg', exc)})") from None
+        triples = item.get("triples") if isinstance(item, dict) else None
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("text"), str)
+            or not isinstance(triples, list)
+            or not all(isinstance(t, list) and len(t) == 3 and all(isinstance(x, str) for x in t) for t in triples)
+        ):
+            raise InputError(
+                f'{path}:{n}: expected {{"text": "...", "triples": [["subject", "relation", "object"], ...]}}'
+            )
+        example = from_reference(item["text"], triples)
+        if example is not None:
+            found.append(example)
+    if lines and not found:
+        raise InputError(
+            f"{path} has no usable example ({len(lines)} line(s)): each needs a text in which every triple's "
+            "subject and object appear as written"
+        )
+    return found, len(lines) - len(found)
+
+
 class ExampleBank:
     """Examples and their e5 vectors; ``nearest`` picks the ones for a passage."""
 
@@ -106,21 +144,18 @@ class ExampleBank:
                 else np.zeros((0, getattr(embedder, "dim", 1)), dtype=np.float32)
             )
         self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.left_out = 0  # lines of the file it was read from that gave no example (``from_jsonl``)
         if len(self.vectors) != len(self.examples):
             raise ValueError("one vector per example")
 
     @classmethod
     def from_jsonl(cls, path: Path, embedder) -> ExampleBank:
-        """A bank from JSON lines ``{"text": ..., "triples": [[s, p, o], ...]}`` (ends as written or DBpedia style;
-        ``from_reference`` finds them in the text, and a line whose ends it cannot find is left out)."""
-        found = []
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                example = from_reference(item["text"], item["triples"])
-                if example is not None:
-                    found.append(example)
-        return cls(found, embedder)
+        """A bank from JSON lines ``{"text": ..., "triples": [[s, p, o], ...]}`` (``read_examples``); ``left_out``
+        counts the lines whose ends ``from_reference`` cannot find in their text."""
+        found, left_out = read_examples(path)
+        bank = cls(found, embedder)
+        bank.left_out = left_out
+        return bank
 
     def __len__(self) -> int:
         return len(self.examples)
