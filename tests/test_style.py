@@ -16,7 +16,7 @@ from draftsmith.models.fake import FakeModel
 from draftsmith.style import features as F
 from draftsmith.style import profile as P
 from draftsmith.style import select, store
-from draftsmith.style.exemplars import similar
+from draftsmith.style.exemplars import rewrite_hints_for, similar
 from draftsmith.style.presets import get_style, list_styles
 from draftsmith.writing import generate, rewrite
 
@@ -374,6 +374,9 @@ def test_labels_and_bold_a_model_adds_are_removed() -> None:
     preamble = "Here is the text rewritten in a humorous style, keeping its meaning, facts, names and numbers:"
     assert select.strip_added_markup(f"{preamble}\n\nA jumbled joke.", "A joke.") == "A jumbled joke."
     assert select.strip_added_markup("---\n\nYou and I.", "Me and you.") == "You and I."
+    # a title without a colon (the 0.5B, academic, bench/style_transfer.py)
+    assert select.strip_added_markup("Academic Style Rewrite\n\nThere is no life.", "No life.") == "There is no life."
+    assert select.strip_added_markup("Old style\nNew ways.", "Old style\nNew ways!") == "Old style\nNew ways."
 
 
 def test_a_closing_note_about_the_rewrite_is_removed() -> None:
@@ -384,6 +387,7 @@ def test_a_closing_note_about_the_rewrite_is_removed() -> None:
         "\n\n---\n\n*This marketing style follows your style by:\n- Keeping text simple.\n- Using active verbs.",
         "\nThis version maintains the original meaning while adhering to academic formatting guidelines.",
         "\n\nFeel free to adjust the style or add your own content to fit!",
+        "\n\nThis news article adheres to the specified style while preserving the original meaning, facts, names.",
     ]
     for note in notes:
         assert select.strip_added_markup(kept + note, source) == kept, note
@@ -613,6 +617,96 @@ def test_rewrite_never_chooses_a_draft_that_loses_the_question() -> None:
     assert select.score(statement, marketing, source).adherence > select.score(question, marketing, source).adherence
     result = rewrite.rewrite(_by_seed([statement, question]), source, style="marketing", seed=0, candidates=2)
     assert result.text == question  # fits the style less, but still asks
+
+
+TEETH = "I'd bet fourteen of my own teeth, but, I'm sorry to say, I only have four teeth.\nShe's not fourteen."
+
+
+def test_a_draft_that_changes_a_number_does_not_keep_the_content() -> None:
+    # as the 1.5B wrote it for marketing (bench/style_transfer.py, test split): fourteen became four
+    changed = "I bet fourteen of my own teeth, but, sadly, I only have four teeth. She is not four!"
+    marketing = store.load("marketing", "en")
+    scored = select.score(changed, marketing, TEETH)
+    assert scored.content >= select.CONTENT_FLOOR and scored.coverage >= select.COVERAGE_FLOOR and scored.form
+    assert not scored.numbers and not scored.keeps()
+    # the same numbers written another way are kept: words or digits, hyphens, scales, "a dozen"
+    assert select.keeps_numbers("I'd wager 14 of my teeth, yet I have but 4 teeth. She is not 14.", TEETH, "en")
+    assert select.numbers("twenty-one men, a hundred and five, $4.2 million, 12,000 homes, a dozen", "en") == (
+        {21.0: 1, 105.0: 1, 4200000.0: 1, 12000.0: 1, 12.0: 1},
+        0,
+    )
+    assert select.keeps_numbers("Turnout was 4,200,000 and twelve thousand came.", "Turnout was 4.2 million and "
+                                "12,000 came.", "en")  # fmt: skip
+    assert not select.keeps_numbers("She is 41.", "She is fourteen.", "en")
+    assert not select.keeps_numbers("Two men came, then 3 more.", "Two men came.", "en")  # a number added
+    assert not select.keeps_numbers("1. Go now.", "Go now.", "en")  # a list number added
+    # a lone "one" is no count: "no one" may become "nobody", "1" may be written "one"
+    assert select.keeps_numbers("Nobody came.", "No one came.", "en")
+    assert select.keeps_numbers("I have one apple.", "I have 1 apple.", "en")
+    assert select.numbers("two three, no one", "en") == ({2.0: 1, 3.0: 1}, 1)  # two numbers, not 23; a lone one
+    # Chinese: numerals and digits, not the words they only spell (十分 "very", 一起 "together")
+    assert select.keeps_numbers("他今年14岁，有三万五千元。", "他今年十四岁，有35000元。", "zh")
+    assert not select.keeps_numbers("会议持续了3个小时。", "会议持续了两个小时。", "zh")
+    assert select.keeps_numbers("这非常重要，我们共同去。", "这十分重要，我们一起去。", "zh")
+    assert select.keeps_numbers("等了10分钟，占50%。", "等了十分钟，占百分之五十。", "zh")
+    assert select.keeps_numbers("群众万事顺利。", "老百姓万事如意。", "zh")  # 百 and 万 alone are no numbers
+
+
+def test_a_draft_that_says_things_over_and_over_does_not_keep_the_content() -> None:
+    source = (
+        "My dear fool, because my brother died.\nI think his soul's in hell, my lady.\n"
+        "I know his soul's in heaven, fool."
+    )
+    looped = (  # the 0.5B, literary (valid split): it scored as more literary than the source and kept chrF 44
+        "Fool! Because brother died, his soul's in hell. Fool! Fool! Fool!\n\nFool! Brother died, his soul's in hell."
+    )
+    literary = store.load("literary", "en")
+    scored = select.score(looped, literary, source)
+    assert (
+        scored.content >= select.CONTENT_FLOOR and scored.adherence > select.score(source, literary, source).adherence
+    )
+    assert scored.repeats and not scored.keeps()
+    assert select.repeats(source + "\n\n" + source, source, "en")  # the text written out twice
+    assert not select.repeats("My dear Fool, my brother died. I think his soul is in hell; I know it is in heaven.",
+                              source, "en")  # fmt: skip
+    assert not select.repeats("No, no, no! I will not go.", "No, no, no! I won't go.", "en")  # the source's own
+    assert select.repeats("会议推迟。会议推迟。", "会议推迟。", "zh") and not select.repeats(
+        "会议推迟到周四。", "会议推迟。", "zh"
+    )
+
+
+def test_rewrite_never_chooses_a_draft_that_changes_a_number() -> None:
+    four = "I bet fourteen of my own teeth, but, sadly, I only have four teeth. She is not four!"
+    kept = "I'd bet 14 of my own teeth, but, sadly, I only have four teeth. She is not fourteen!"
+    marketing = store.load("marketing", "en")
+    assert select.score(four, marketing, TEETH).adherence >= select.score(kept, marketing, TEETH).adherence
+    result = rewrite.rewrite(_by_seed([four, kept]), TEETH, style="marketing", seed=0, candidates=2)
+    assert result.text == kept
+
+
+def test_an_opening_note_about_the_rewrite_is_removed() -> None:
+    kept = "I bet fourteen of my own teeth, but, I'm sorry to say, I only have four teeth. She is not fourteen."
+    opener = (  # as the 1.5B wrote it for marketing (bench/style_transfer.py)
+        "In this marketing style, we would present the text in a persuasive and confident tone, speaking to the "
+        "reader directly. We would also use short, simple sentences and clear, emphatic words.\n\nText:\n"
+    )
+    assert select.strip_added_markup(opener + kept, TEETH) == kept
+    assert select.strip_added_markup("Sure! To make it more formal, I changed the wording.\n" + kept, TEETH) == kept
+    assert select.strip_added_markup("I have rewritten the text in a casual tone.\n\n" + kept, TEETH) == kept
+    lets = "Let's write this text in a literary style while keeping its meaning, facts, names and numbers. Here it is:"
+    assert select.strip_added_markup(f"{lets}\n\n{kept}", TEETH) == kept  # the 0.5B, literary (valid split)
+    story = "Sure, I'll come to the party.\nSee you there."  # starts like one, says nothing about the text
+    assert select.strip_added_markup(story, "Yeah, I'll come.\nSee ya.") == story
+    house = "In this house, we wait.\nSo do I."
+    assert select.strip_added_markup(house, "We wait here.\nMe too.") == house
+    assert select.strip_added_markup(opener.split("\n")[0], TEETH) == opener.split("\n")[0]  # nothing after it
+
+
+def test_hints_never_ask_to_join_sentences_and_to_drop_commas() -> None:
+    literary = store.load("literary", "en")
+    text = "Chat her up, Sir Andrew.\nWhat?\nMy dear Miss Chat-her-up, I look forward to getting to know you better."
+    hints = rewrite_hints_for(literary, text)
+    assert "join short sentences" in hints and "fewer commas" not in hints
 
 
 def test_drafts_that_repeat_the_instructions_are_dropped() -> None:

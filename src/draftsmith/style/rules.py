@@ -179,6 +179,13 @@ def rewrite_hints(profile: StyleProfile, mine: dict[str, float], z: dict[str, fl
     ranked = sorted((n for n in z if abs(z[n]) >= 0.5 and (n in _HINTS or n in _SENTENCES)), key=lambda n: -abs(z[n]))
     out: list[str] = []
     seen: set[str] = set()
+    target = profile.features["sent_len"].mean if "sent_len" in profile.features else None
+    joining = (  # the sentence hint will say to join sentences (with commas among others)
+        target is not None
+        and any(n in _SENTENCES for n in ranked)
+        and mine.get("sent_len") is not None
+        and target - mine["sent_len"] >= 2
+    )
     for name in ranked:
         if len(out) >= top:
             break
@@ -194,8 +201,8 @@ def rewrite_hints(profile: StyleProfile, mine: dict[str, float], z: dict[str, fl
             out.append(f"Sentences in this style average about {target:.0f} words; yours average {now:.0f}: {how}.")
             continue
         key = "word_len" if name == "long_words" else name
-        if key in seen:
-            continue
+        if key in seen or (key == "p_comma" and z[name] > 0 and joining):
+            continue  # "use fewer commas" would undo "join short sentences with … commas"
         seen.add(key)
         more, fewer = _HINTS[name]
         hint = more if z[name] < 0 else fewer

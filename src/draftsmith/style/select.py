@@ -8,11 +8,15 @@ answer with one line of three, which chrF's recall alone lets through) and it mu
 (``coverage``: at least ``COVERAGE_FLOOR`` of each source sentence's content words; dropping the sentence that
 does not fit a style would otherwise look like moving towards it) and it must keep the source's sentence form
 (``keeps_form``: no fewer questions, as many negations; a draft that turns "Have you spoken to him?" into "I have
-spoken to him." or drops a "not" says something else, however well it fits); among those that do, the most adherent
+spoken to him." or drops a "not" says something else, however well it fits), state the same numbers
+(``keeps_numbers``: digits and number words normalised, "fourteen" ≡ "14" ≡ 十四; a draft that turns "she's not
+fourteen" into "she is not four" is refused) and not say a sentence or word over and over (``repeats``: small
+models loop, or write the text out twice, and still keep enough chrF); among those that do, the most adherent
 wins (ties: the one that keeps more). When none does, the one that keeps the most content wins. Labels, rules
-and bold that a model wraps around its answer (``**Formal version:**``, ``Here is the text rewritten…:``, ``---``)
-are removed first (``strip_added_markup``). Both candidates and source are scored as the source's length, so a
-candidate that merely drops words gains nothing (as in bench/style_transfer.py).
+and bold that a model wraps around its answer (``**Formal version:**``, ``Here is the text rewritten…:``, ``---``),
+and notes about the rewrite before or after it (``In this marketing style, we would present…``, ``This version
+keeps the original meaning…``) are removed first (``strip_added_markup``). Both candidates and source are scored
+as the source's length, so a candidate that merely drops words gains nothing (as in bench/style_transfer.py).
 
 ``mechanical_edits`` applies the deterministic part of a style: a style that never contracts gets its contractions
 written out (it's → it is), one that contracts freely gets the common ones contracted (do not → don't).
@@ -21,6 +25,7 @@ written out (it's → it is), one that contracts freely gets the common ones con
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
@@ -56,13 +61,20 @@ class Scored:
     length_ratio: float = 1.0  # its length / the source's (rewrite)
     coverage: float = 1.0  # the least share of a source sentence's content words it keeps (rewrite; ``coverage``)
     form: bool = True  # it keeps the source's questions and negations (rewrite; ``keeps_form``)
+    numbers: bool = True  # it states the source's numbers and no others (rewrite; ``keeps_numbers``)
+    repeats: bool = False  # it says a sentence or word over and over where the source does not (``repeats``)
 
     def keeps(self, floor: float = CONTENT_FLOOR) -> bool:
-        """Whether it keeps the source's content: enough chrF, a length near the source's, every sentence, and
-        its questions and negations."""
+        """Whether it keeps the source's content: enough chrF, a length near the source's, every sentence, its
+        questions and negations, and its numbers, without saying anything over and over."""
         lo, hi = LENGTH_RATIO
         return self.content is None or (
-            self.content >= floor and lo <= self.length_ratio <= hi and self.coverage >= COVERAGE_FLOOR and self.form
+            self.content >= floor
+            and lo <= self.length_ratio <= hi
+            and self.coverage >= COVERAGE_FLOOR
+            and self.form
+            and self.numbers
+            and not self.repeats
         )
 
 
@@ -119,14 +131,15 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 def _content_units(text: str, lang: str) -> set[str]:
     """Content words of ``text``, compared by their first five letters (waited ~ waits); Chinese: characters that
-    are not function words. Pronouns, function words and contraction tails are left out (a style may change them)."""
+    are not function words. Pronouns, function words and contraction tails are left out (a style may change them),
+    and so are numbers ("fourteen" may become "14"; ``keeps_numbers`` checks them)."""
     if lang == "zh":
         grammar = {w for w in F.FUNCTION_WORDS["zh"] if len(w) == 1}
-        return {c for c in _CJK.findall(text) if c not in grammar}
+        return {c for c in _CJK.findall(text) if c not in grammar and c not in _ZH_NUMERALS}
     out = set()
     for word in F.en_words(text):
         stem = word.split("'")[0]
-        if len(stem) > 2 and stem not in F.FUNCTION_WORDS["en"] and stem not in _NOT_CONTENT_EN:
+        if len(stem) > 2 and stem not in F.FUNCTION_WORDS["en"] and stem not in _NOT_CONTENT_EN | _NUMBER_WORDS_EN:
             out.add(stem[:5])
     return out
 
@@ -198,9 +211,187 @@ def keeps_form(text: str, source: str, lang: str) -> bool:
     return questions(text, lang) >= questions(source, lang) and negations(text, lang) == negations(source, lang)
 
 
+# --- numbers --------------------------------------------------------------------------------------------------------
+
+_UNITS_EN = {w: i for i, w in enumerate(re.findall(r"\w+", "zero one two three four five six seven eight nine ten"))}
+_UNITS_EN |= {w: i for i, w in enumerate(re.findall(r"\w+", "eleven twelve thirteen fourteen fifteen"), 11)}
+_UNITS_EN |= {w: i for i, w in enumerate(re.findall(r"\w+", "sixteen seventeen eighteen nineteen"), 16)}
+_TENS_EN = {
+    w: 10 * i for i, w in enumerate(re.findall(r"\w+", "twenty thirty forty fifty sixty seventy eighty ninety"), 2)
+}
+_SCALES_EN = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+_NUMBER_WORDS_EN = frozenset(_UNITS_EN) | frozenset(_TENS_EN) | frozenset(_SCALES_EN) | {"dozen"}
+_TOKEN_EN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[a-z]+|[^\sa-z\d]")
+_ZH_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
+_ZH_BIG = {"万": 10**4, "亿": 10**8}
+_ZH_NUMERALS = frozenset(_ZH_DIGITS) | frozenset(_ZH_UNITS) | frozenset(_ZH_BIG)
+_NUMBER_ZH = re.compile(r"\d+(?:\.\d+)?[万亿千百]?|[零〇一二两三四五六七八九十百千万亿]+")
+# Words these characters only spell: 十分 "very" (not 十分钟), 万一 "in case", 千万 "by all means", 一一 "one by one".
+_NOT_NUMBER_ZH = re.compile(r"十分(?!钟)|万一|千万(?![零〇一二两三四五六七八九十百千万亿\d])|一一")
+
+
+def _number(value: float) -> float:
+    return round(float(value), 6)
+
+
+def _numbers_en(text: str) -> tuple[Counter[float], int]:
+    """Numbers an English text states, as values (14, 4.2, 12000; "twenty-one" → 21, "a dozen" → 12, "4.2
+    million" → 4200000), and whether it says "one" on its own ("no one", "the one who": not a count to keep)."""
+    tokens = _TOKEN_EN.findall(re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text.lower()))
+    values: Counter[float] = Counter()
+    lone_one = 0
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok[0].isdigit():
+            value = float(tok.replace(",", ""))
+            if i + 1 < len(tokens) and tokens[i + 1] in _SCALES_EN:
+                value *= _SCALES_EN[tokens[i + 1]]
+                i += 1
+            values[_number(value)] += 1
+            i += 1
+            continue
+        words = []  # the longest run of number words from here ("a" and "and" only inside one)
+        j = i
+        while j < len(tokens):
+            t = tokens[j]
+            nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
+            numeral = t in _UNITS_EN or t in _TENS_EN or t in _SCALES_EN or t == "dozen"
+            if numeral or (t == "a" and not words and (nxt in _SCALES_EN or nxt == "dozen")):
+                words.append(t)
+            elif t == "and" and words and words[-1] in _SCALES_EN and (nxt in _UNITS_EN or nxt in _TENS_EN):
+                pass
+            else:
+                break
+            j += 1
+        if not words:
+            i += 1
+            continue
+        if words == ["one"]:
+            lone_one += 1
+        else:
+            values.update(_parse_en(words))
+        i = j
+    return values, lone_one
+
+
+def _parse_en(words: list[str]) -> list[float]:
+    """Values of a run of English number words; "two three" (a unit after a unit) is two numbers."""
+    out: list[float] = []
+    total = current = 0
+    seen = False
+    for w in words:
+        if w == "a":
+            current, seen = 1, True
+        elif w in _UNITS_EN or w in _TENS_EN:
+            value = _UNITS_EN.get(w, _TENS_EN.get(w, 0))
+            last = current % 100
+            if seen and last and (value >= 10 or last % 10 or last < 20):  # a new number starts
+                out.append(total + current)
+                total = current = 0
+            current += value
+            seen = True
+        elif w == "dozen":
+            current, seen = max(current, 1) * 12, True
+        elif w == "hundred":
+            current, seen = max(current, 1) * 100, True
+        else:  # thousand, million, billion
+            total, current, seen = total + max(current, 1) * _SCALES_EN[w], 0, True
+    if seen:
+        out.append(total + current)
+    return [_number(v) for v in out]
+
+
+def _parse_zh(run: str) -> float:
+    """Value of a run of Chinese numerals: 十五 → 15, 一百零五 → 105, 两千 → 2000, 三万五千 → 35000; digits alone
+    are read one by one (二〇二三 → 2023)."""
+    if not any(c in _ZH_UNITS or c in _ZH_BIG for c in run):
+        return float("".join(str(_ZH_DIGITS[c]) for c in run))
+    total = section = digit = 0
+    for c in run:
+        if c in _ZH_DIGITS:
+            digit = _ZH_DIGITS[c]
+        elif c in _ZH_UNITS:
+            section += (digit or 1) * _ZH_UNITS[c]
+            digit = 0
+        else:
+            total = (total + section + digit) * _ZH_BIG[c]
+            section = digit = 0
+    return float(total + section + digit)
+
+
+def _numbers_zh(text: str) -> tuple[Counter[float], int]:
+    """Numbers a Chinese text states (digits, or numerals: 十五, 两千, 3万) and how often it has a lone 一 (一起, 一样,
+    一个: too often not a count to keep); 百, 千, 万 or 亿 alone (老百姓, 万事) are no numbers."""
+    text = _NOT_NUMBER_ZH.sub(" ", text.replace("百分之", " "))
+    values: Counter[float] = Counter()
+    lone_one = 0
+    for m in _NUMBER_ZH.finditer(text):
+        run = m.group(0)
+        if run[0].isdigit():
+            big = run[-1] if not run[-1].isdigit() else ""
+            number = float(run[:-1] if big else run)
+            values[_number(number * ({**_ZH_UNITS, **_ZH_BIG}.get(big, 1)))] += 1
+        elif run == "一":
+            lone_one += 1
+        elif run in ("百", "千", "万", "亿"):  # 百姓, 千方百计, 万事: a unit alone is seldom a count
+            continue
+        else:
+            values[_number(_parse_zh(run))] += 1
+    return values, lone_one
+
+
+def numbers(text: str, lang: str) -> tuple[Counter[float], int]:
+    """The numbers ``text`` states, normalised to values and counted ("fourteen", "14" and "十四" are all 14), and
+    how often it says "one" on its own (Chinese: a lone 一), which is kept out of the values: "no one", "the one",
+    一起 are no counts."""
+    text = unicodedata.normalize("NFKC", text)
+    if F.feature_language(lang) == "zh":
+        return _numbers_zh(text)
+    return _numbers_en(text)
+
+
+def keeps_numbers(text: str, source: str, lang: str) -> bool:
+    """Whether ``text`` states the numbers ``source`` states, as often, and no others, however written ("fourteen"
+    ≡ "14"; a lone "one" on either side may stand for a 1 the other writes): a draft that turns "she's not
+    fourteen" into "she is not four" says something else, however well it fits the style."""
+    have, have_one = numbers(text, lang)
+    want, want_one = numbers(source, lang)
+    if {v: c for v, c in have.items() if v != 1.0} != {v: c for v, c in want.items() if v != 1.0}:
+        return False
+    return have[1.0] <= want[1.0] + want_one and want[1.0] <= have[1.0] + have_one
+
+
+def repeats(text: str, source: str, lang: str) -> bool:
+    """Whether ``text`` says something over and over that ``source`` does not: a sentence it has twice or more (as
+    words, ignoring case and punctuation) more often than the source, or a content word more than twice as often as
+    the source plus two. Small models loop ("Fool! Fool! Fool!") or write the text out twice, and a draft that
+    does so can still keep enough chrF and score as more like a style."""
+
+    def norm(sentence: str) -> str:
+        return " ".join(_all_units_list(sentence, lang))
+
+    mine = Counter(n for n in (norm(s) for s in F.sentences(text, lang)) if n)
+    theirs = Counter(n for n in (norm(s) for s in F.sentences(source, lang)) if n)
+    if any(c >= 2 and c > theirs[n] for n, c in mine.items()):
+        return True
+    content = _content_units(text, lang)
+    words = Counter(w for w in _all_units_list(text, lang) if w in content)
+    have = Counter(w for w in _all_units_list(source, lang))
+    return any(c > 2 * have[w] + 2 for w, c in words.items())
+
+
+def _all_units_list(text: str, lang: str) -> list[str]:
+    if F.feature_language(lang) == "zh":
+        return _CJK.findall(text)
+    return [w.lower()[:5] for w in F.en_words(text)]
+
+
 def score(text: str, profile: P.StyleProfile, source: str | None = None, length: int | None = None) -> Scored:
     """Adherence of ``text`` as ``length`` words (default: the source's, else its own); with a ``source``, also its
-    chrF to it, its length ratio, ``coverage`` and whether it keeps the source's form (``keeps_form``)."""
+    chrF to it, its length ratio, ``coverage`` and whether it keeps the source's form (``keeps_form``) and numbers
+    (``keeps_numbers``)."""
     if source is None:
         return Scored(text, _adherence(text, profile, length), None)
     lang = profile.language
@@ -213,6 +404,8 @@ def score(text: str, profile: P.StyleProfile, source: str | None = None, length:
         ratio,
         coverage(text, source, lang),
         keeps_form(text, source, lang),
+        keeps_numbers(text, source, lang),
+        repeats(text, source, lang),
     )
 
 
@@ -234,7 +427,9 @@ def choose(scored: list[Scored], floor: float = CONTENT_FLOOR) -> int:
         lo, hi = LENGTH_RATIO
 
         def whole(s: Scored) -> bool:
-            return lo <= s.length_ratio <= hi and s.coverage >= COVERAGE_FLOOR and s.form
+            return (
+                lo <= s.length_ratio <= hi and s.coverage >= COVERAGE_FLOOR and s.form and s.numbers and not s.repeats
+            )
 
         return max(range(len(scored)), key=lambda i: (whole(scored[i]), scored[i].content or 0.0))
     return max(keep, key=lambda i: (scored[i].adherence, scored[i].content or 0.0, -i))
@@ -242,7 +437,9 @@ def choose(scored: list[Scored], floor: float = CONTENT_FLOOR) -> int:
 
 _LABEL = re.compile(
     r"^\s*(?:#{1,6}\s.*|[^\n]{0,60}[:：]\s*|(?:-{3,}|\*{3,}|_{3,})\s*"
-    r"|(?i:here(?:'s| is| are)\b|[^\n]{0,120}\b(?:rewritten|rewrite|version)\b)[^\n]{0,200}[:：]\s*)$"
+    r"|(?i:here(?:'s| is| are)\b|[^\n]{0,120}\b(?:rewritten|rewrite|version)\b)[^\n]{0,200}[:：]\s*"
+    # a title naming the rewrite, without a full stop ("Academic Style Rewrite", "Formal version")
+    r"|(?i:(?:\w+[ \t]+){0,3}(?:style[ \t]+)?(?:rewrite|rewritten|version|style)(?:[ \t]+\w+){0,2})\s*)$"
 )
 
 
@@ -250,7 +447,8 @@ _LABEL = re.compile(
 # adjust…", "文本的结构…与原文本完全一致"): it starts like one and speaks of the text, its style or the original.
 _NOTE_START = re.compile(
     r"^[\s*_(>]*(?i:note\b|feel free\b|i (?:have|'ve) (?:rewritten|kept|changed|made)\b"
-    r"|(?:this|the|my) (?:\w+ )?(?:text|version|rewrite|rewritten|revision|style|passage|paragraph|copy|output)\b)"
+    r"|(?:this|the|my) (?:\w+ )?(?:text|version|rewrite|rewritten|revision|style|passage|paragraph|copy|output"
+    r"|article|news article|piece|report)\b)"
     r"|^[\s*_(>]*(?:以上|本文|文本|改写|这段|此段|该段)"
 )
 _NOTE_ABOUT = re.compile(
@@ -259,20 +457,54 @@ _NOTE_ABOUT = re.compile(
 )
 
 
+# An opening note about the rewrite ("In this marketing style, we would present the text in a persuasive tone…",
+# "Sure! To make it more formal, I have…"): starts like one and speaks of the text, its style or the original.
+_OPENER_START = re.compile(
+    r"^[\s*_(>]*(?i:in (?:this|the|a|an) (?:\w+ ){0,2}(?:style|version|rewrite|tone|voice)\b"
+    r"|(?:sure|certainly|of course|okay|ok)\b[\s,!.]"
+    r"|to (?:rewrite|write|present|make|fit|match|convert|adapt)\b"
+    r"|(?:i|we) (?:would|will|'ll|'d|can|could|have|'ve) (?:\w+ ){0,2}(?:rewrite|rewritten|present|write|convert|"
+    r"adapt|make|made|change|changed|keep|kept)\b"
+    r"|let(?:'s| us) (?:\w+ ){0,2}(?:write|rewrite|present|make|turn|put|give)\b"
+    r"|(?:here|below) (?:is|are|'s)\b|rewriting\b)"
+)
+_OPENER_ABOUT = re.compile(r"(?i:\b(?:text|version|passage|sentences?|wording|words|reader|persuasive)\b)")
+
+
 def _is_note(block: str, source: str) -> bool:
     block = block.strip()
     return bool(block) and block not in source and bool(_NOTE_START.match(block) and _NOTE_ABOUT.search(block))
 
 
+def _is_opener(block: str, source: str) -> bool:
+    block = block.strip()
+    if not block or block in source:
+        return False
+    about = _NOTE_ABOUT.search(block) or _OPENER_ABOUT.search(block)
+    return bool(about and (_OPENER_START.match(block) or _NOTE_START.match(block)))
+
+
 def strip_added_markup(draft: str, source: str) -> str:
     """Remove what a model adds around a rewrite and the source does not have: bold markers, leading heading,
     label, preamble or rule lines (``**Formal version:**``, ``# Rewritten``, ``Here is the text in a humorous
-    style:``, ``---``), and a closing note about the rewrite (a last paragraph or line such as ``This version keeps
-    the original meaning…``; a note can make a draft look more like a style without changing the text)."""
+    style:``, ``---``), an opening note about the rewrite (a first paragraph or line such as ``In this marketing
+    style, we would present the text in a persuasive tone…``), and a closing note about the rewrite (a last
+    paragraph or line such as ``This version keeps the original meaning…``; a note can make a draft look more like
+    a style without changing the text)."""
     out = draft if "**" in source else draft.replace("**", "")
     lines = out.strip().split("\n")
-    while len(lines) > 1 and (not lines[0].strip() or (_LABEL.match(lines[0]) and lines[0].strip() not in source)):
-        lines.pop(0)
+    while len(lines) > 1:
+        if not lines[0].strip() or (_LABEL.match(lines[0]) and lines[0].strip() not in source):
+            lines.pop(0)
+            continue
+        # an opening note: the first paragraph (up to a blank line), else the first line, with text after it
+        blank = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+        end = blank if blank < len(lines) and _is_opener("\n".join(lines[:blank]), source) else 0
+        if not end and _is_opener(lines[0], source):
+            end = 1
+        if not end or not "".join(lines[end:]).strip():
+            break
+        lines = lines[end:]
     while len(lines) > 1:
         tail = [i for i, line in enumerate(lines) if not line.strip()]  # the last paragraph starts after a blank line
         start = tail[-1] + 1 if tail and tail[-1] < len(lines) - 1 else len(lines) - 1
