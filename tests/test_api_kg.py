@@ -27,8 +27,10 @@ def answer(*triples: tuple[str, str, str]) -> str:
 
 
 def responder(messages, params) -> str:
-    """Claims and passages → the facts the fake model 'extracts' from them."""
+    """Claims and passages → the facts the fake model 'extracts' from them (from the passage, not the worked
+    examples shown before it)."""
     text = messages[-1].content
+    text = text[max(text.rfind("Text:\n"), 0) :]
     if "1901" in text:
         return answer(("Eiffel Tower", "completionDate", "1901"))
     if "was completed in 1889" in text:

@@ -34,8 +34,12 @@ def build(
     examples: Path = typer.Option(
         None,
         "--examples",
-        help='Worked examples, JSON lines {"text": ..., "triples": [[subject, relation, object], ...]}: each '
-        "passage is shown the 3 most similar (by meaning), which makes the model name relations your way.",
+        help='More worked examples, JSON lines {"text": ..., "triples": \\[\\[subject, relation, object], ...]}. '
+        "Each passage is shown the 3 most similar (by meaning) of your validated facts, this file's examples and "
+        "the bundled ones, which makes the model name relations your way.",
+    ),
+    no_examples: bool = typer.Option(
+        False, "--no-examples", help="Show the model no worked examples (neither yours nor the bundled ones)."
     ),
     model: str = ModelOpt,
     json_out: bool = JsonOpt,
@@ -47,14 +51,21 @@ def build(
     from draftsmith.knowledge.embed import default_embedder
 
     embedder = default_embedder()
+    if no_examples and examples is not None:
+        raise InputError("give --examples FILE or --no-examples, not both")
     bank = None
-    if examples is not None:
-        from draftsmith.graph.examples import ExampleBank
+    if not no_examples:
+        from functools import partial
 
-        bank = ExampleBank.from_jsonl(examples, embedder)
-        if bank.left_out:
-            n = len(bank) + bank.left_out
-            warn([f"{bank.left_out} of {n} examples left out: a subject or object is not in its text"])
+        from draftsmith.graph.examples import graph_bank, read_examples
+
+        extra = []
+        if examples is not None:  # read now, so a bad file is reported before any work
+            extra, left_out = read_examples(examples)
+            if left_out:
+                n = len(extra) + left_out
+                warn([f"{left_out} of {n} examples left out: a subject or object is not in its text"])
+        bank = partial(graph_bank, extra=extra)  # opened when the first passage needs it
     bar = _Bar(enabled=err.is_terminal and not json_out)
     try:
         report = build_graph(

@@ -9,6 +9,11 @@ command resumes. A rebuild with nothing new reads two lists of hashes and return
 Before they are saved, extracted predicates are normalised (``graph.predicates``): onto the bundled vocabulary and
 the predicates the graph already holds, by lexical form and — with an embedder — by e5 similarity, so one relation
 keeps one name across passages.
+
+Each passage is shown worked examples (``graph.examples``): the ``EXAMPLES_PER_PASSAGE`` texts nearest to it of a
+bank that, by default, holds the user's own validated facts with their passages and the bundled examples
+(``graph_bank``). The bank opens with the first passage to extract, so an unchanged rebuild reads no bank and
+loads no embedder.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from draftsmith.errors import InputError
 from draftsmith.graph import resolve
-from draftsmith.graph.examples import ExampleBank
+from draftsmith.graph.examples import ExampleBank, graph_bank
 from draftsmith.graph.extract import Extraction, extract_triples
 from draftsmith.graph.graph import add_alias, bump, ensure_entity, ensure_graph, upsert_triple
 from draftsmith.graph.merge import merge_into
@@ -63,6 +68,7 @@ class BuildReport(BaseModel):
 
 OnProgress = Callable[[BuildProgress], None]
 Extractor = Callable[[str], Extraction]
+BankSource = Callable[..., ExampleBank | None]  # (store, graph_id, embedder) → the bank, called when first needed
 
 
 def passage_hash(text: str) -> str:
@@ -80,11 +86,13 @@ def build_graph(
     extractor: Extractor | None = None,
     embedder=None,
     limit: int | None = None,
-    examples: ExampleBank | None = None,
+    examples: ExampleBank | BankSource | None = graph_bank,
 ) -> BuildReport:
     """Build or update graph ``name`` from knowledge base ``kb`` (default: the same name). ``model`` may be a
-    function that opens it, so a build with nothing to do never loads a model. With ``examples`` (a bank of worked
-    examples, ``graph.examples``) each passage is shown its ``EXAMPLES_PER_PASSAGE`` nearest."""
+    function that opens it, so a build with nothing to do never loads a model. Each passage is shown the
+    ``EXAMPLES_PER_PASSAGE`` nearest worked examples of ``examples``: a bank (``graph.examples``), a function
+    ``(store, graph_id, embedder)`` that opens one when the first passage needs it — by default ``graph_bank``,
+    the user's validated facts and the bundled examples, used when there is an ``embedder`` — or None for none."""
     start = time.perf_counter()
     kb_name = kb or name
     if model is None and extractor is None:
@@ -99,8 +107,20 @@ def build_graph(
             opened["m"] = model()
         return opened["m"]
 
+    banks: list[ExampleBank | None] = []
+
+    def bank() -> ExampleBank | None:
+        """The examples, opened when the first passage needs them (an unchanged rebuild never does)."""
+        if not banks:
+            if examples is None or isinstance(examples, ExampleBank):
+                banks.append(examples)
+            else:
+                banks.append(examples(store, g.id, embedder))
+        return banks[0]
+
     def extract_one(text: str) -> Extraction:
-        shown = examples.nearest(text, EXAMPLES_PER_PASSAGE) if examples is not None else []
+        shown_from = bank()
+        shown = shown_from.nearest(text, EXAMPLES_PER_PASSAGE) if shown_from is not None else []
         return extract_triples(the_model(), text, examples=shown)  # type: ignore[arg-type]
 
     extract = extractor or extract_one

@@ -13,6 +13,27 @@ that kind of text far better than fixed ones ("kNN few-shot"): a passage about a
   ``match.same_object``; a text with an end it cannot find is no example (``from_reference`` gives None).
 - ``ExampleBank.nearest``: the ``k`` bank texts closest to the passage by e5 cosine (``query:`` side for both, a
   symmetric task), the closest last (nearest the passage), identical texts skipped.
+
+The bank ``kg build`` uses by default (``graph_bank``): the user's own examples first, then those of an
+``--examples`` file, then the bundled ones; ``kg build --no-examples`` uses none.
+
+- The user's own (``user_examples``): each passage that stated a triple the user validated (``kg validate``, or
+  ``kg add`` of a fact a passage states), with all of that passage's validated triples, ends as the passage writes
+  them (the surface forms the provenance kept, found again with ``as_written``), the passage cut to the sentences
+  that hold them. A fact added by hand that no passage states has no text and gives no example. The user's
+  examples are listed first, so where one is exactly as near as a bundled one it wins; in practice they win by
+  being near, since they come from the same documents. An example shows only the facts the user validated, so a
+  passage whose facts are all validated teaches best.
+- The bundled bank (``data/examples.jsonl``, ``bundled_examples``): 112 short encyclopaedic texts (1–3 sentences;
+  19 of them Chinese) about airports, astronauts, athletes and teams, buildings and monuments, cities, countries
+  and regions, politicians, universities, companies and organisations, vehicles, books, films, music, television,
+  food, celestial bodies, scientists, rivers, lakes and mountains, with their facts under relation names from
+  the bundled vocabulary (``data/predicates.txt``). They were written for draftsmith from general knowledge —
+  not drawn from WebNLG or any other data set — and are under the project's licence. The figure they give on the
+  WebNLG benchmark is in docs/architecture.md (``bench/kg_extraction.py --bank bundled``).
+- Vectors: every bank text's e5 query vector is cached in the store by content hash (``knowledge.embed``'s
+  ``kb_embeddings``, under the embedder's ``:query`` name, as ``graph.predicates`` caches predicate words), so a
+  build embeds a bank text once, ever; the bank is opened only when a passage needs extracting.
 """
 
 from __future__ import annotations
@@ -20,6 +41,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +52,7 @@ from draftsmith.graph.extract import normalise, occurs_in, tokens, value_type
 from draftsmith.graph.match import bare, date_parts, same_object
 
 MAX_SPAN_WORDS = 10
+BUNDLED = Path(__file__).parent / "data" / "examples.jsonl"  # the bank written for draftsmith (see the docstring)
 
 
 class Example(BaseModel):
@@ -129,6 +152,111 @@ def read_examples(path: Path) -> tuple[list[Example], int]:
             "subject and object appear as written"
         )
     return found, len(lines) - len(found)
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> tuple[Example, ...]:
+    return tuple(read_examples(BUNDLED)[0])
+
+
+def bundled_examples() -> list[Example]:
+    """The bundled bank (``data/examples.jsonl``): short encyclopaedic texts written for draftsmith."""
+    return [e.model_copy(deep=True) for e in _bundled()]
+
+
+def _trimmed(text: str, triples: list[list[str]]) -> str:
+    """``text`` cut to the sentences that hold an end of ``triples`` (a long passage makes a long prompt); the
+    whole text when the cut would lose an end."""
+    from draftsmith.writing.segment import sentences
+
+    ends = {normalise(x) for s, _, o in triples for x in (s, o)}
+    kept = [
+        " ".join(text[sp.start : sp.end].split())
+        for sp in sentences(text)
+        if any(occurs_in(e, text[sp.start : sp.end]) == 1.0 for e in ends)
+    ]
+    cut = " ".join(kept)
+    if kept and all(occurs_in(s, cut) == 1.0 and occurs_in(o, cut) == 1.0 for s, _, o in triples):
+        return cut
+    return " ".join(text.split())
+
+
+def user_examples(store, graph_id: str) -> list[Example]:
+    """Examples from the user's checked facts: each passage that states a ``validated`` or ``user`` triple, with
+    all of its such triples, ends as the passage writes them (see the module docstring)."""
+    import sqlalchemy as sa
+
+    from draftsmith.graph.build import passage_hash
+    from draftsmith.store.graph import kg_entities, kg_provenance, kg_triples
+    from draftsmith.store.knowledge import kb_chunks
+
+    subject, obj = kg_entities.alias("s"), kg_entities.alias("o")
+    with store.read() as conn:
+        rows = conn.execute(
+            sa.select(
+                kg_provenance.c.passage_hash,
+                kg_provenance.c.chunk_id,
+                kg_provenance.c.subject_text,
+                kg_provenance.c.object_text,
+                kg_triples.c.predicate,
+                subject.c.name.label("subject_name"),
+                obj.c.name.label("object_name"),
+            )
+            .select_from(
+                kg_triples.join(kg_provenance, kg_provenance.c.triple_id == kg_triples.c.id)
+                .join(subject, subject.c.id == kg_triples.c.subject_id)
+                .join(obj, obj.c.id == kg_triples.c.object_id)
+            )
+            .where(kg_triples.c.graph_id == graph_id, kg_triples.c.status.in_(("validated", "user")))
+            .order_by(kg_provenance.c.passage_hash, kg_triples.c.id)
+        ).all()
+        chunk_ids = sorted({r.chunk_id for r in rows if r.chunk_id is not None})
+        texts: dict[int, str] = {}
+        for i in range(0, len(chunk_ids), 500):  # in slices: any number of passages works
+            part = chunk_ids[i : i + 500]
+            texts.update(
+                conn.execute(sa.select(kb_chunks.c.id, kb_chunks.c.text).where(kb_chunks.c.id.in_(part))).all()
+            )
+    by_passage: dict[str, list] = {}
+    for r in rows:
+        by_passage.setdefault(r.passage_hash, []).append(r)
+    out: list[Example] = []
+    for h, group in by_passage.items():
+        text = next((texts[r.chunk_id] for r in group if r.chunk_id in texts), None)
+        if text is None or passage_hash(text) != h:  # the passage is no longer in the knowledge base as it was
+            continue
+        triples: list[list[str]] = []
+        for r in group:
+            s = as_written(r.subject_text or r.subject_name, text) or as_written(r.subject_name, text)
+            o = as_written(r.object_text or r.object_name, text) or as_written(r.object_name, text)
+            if s and o and normalise(s) != normalise(o) and [s, r.predicate, o] not in triples:
+                triples.append([s, r.predicate, o])
+        if triples:
+            out.append(Example(text=_trimmed(text, triples), triples=triples))
+    return out
+
+
+def cached_bank(found: Sequence[Example], embedder, store=None) -> ExampleBank:
+    """A bank whose text vectors come from the store's embedding cache (the e5 ``query`` side, by content hash),
+    embedding only the texts it has not seen; without a store (or an embedder with no cache name), embedded now."""
+    if store is None or not getattr(embedder, "name", None) or not found:
+        return ExampleBank(found, embedder)
+    from draftsmith.graph.predicates import _QueryVectors
+    from draftsmith.knowledge.embed import embed_passages
+
+    return ExampleBank(found, embedder, embed_passages(store, _QueryVectors(embedder), [e.text for e in found]))
+
+
+def graph_bank(
+    store, graph_id: str, embedder, *, extra: Sequence[Example] = (), bundled: bool = True, user: bool = True
+) -> ExampleBank | None:
+    """The bank ``kg build`` shows examples from: the user's own examples of graph ``graph_id``, then ``extra``
+    (an ``--examples`` file), then the bundled bank; None without an embedder (nearness needs one)."""
+    if embedder is None:
+        return None
+    own = user_examples(store, graph_id) if user and store is not None else []
+    found = [*own, *extra, *(bundled_examples() if bundled else [])]
+    return cached_bank(found, embedder, store) if found else None
 
 
 class ExampleBank:
