@@ -550,3 +550,16 @@ def test_real_model_factcheck_catches_a_wrong_year(small_model, store):
     assert result.claims[0].verdict == "contradicted", result.model_dump_json(indent=1)
     right = factcheck.factcheck(small_model, "Marie Curie was born in 1867.", store=store, kg="curie")
     assert right.claims[0].verdict == "supported", right.model_dump_json(indent=1)
+
+
+def test_names_in_other_scripts_are_found_in_chinese_text():
+    """Chinese writes numbers and Latin names against its characters (2.26米, NASA的): the script change is a
+    word edge, so such an object is found and the fact is kept; a part of a number still is not."""
+    text = "姚明身高2.26米，1980年出生于上海。NASA的总部在华盛顿。"
+    assert extract.occurs_in("2.26", text) == 1.0
+    assert extract.occurs_in("1980", text) == 1.0
+    assert extract.occurs_in("NASA", text) == 1.0
+    assert extract.occurs_in("26", text) == 0.0
+    assert extract.occurs_in("198", text) == 0.0
+    assert extract.occurs_in("Houston", text) == 0.0
+    assert extract.occurs_in("Paris", "The tower stands in Paris.") == 1.0  # spaced text as before
