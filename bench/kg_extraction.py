@@ -46,10 +46,11 @@ Matcher (documented, lenient where WebNLG's notation differs from text, strict o
 - direction counts: (A, p, B) does not match (B, p, A).
 Precision, recall and F1 are micro-averaged over triples.
 
-Speed: ``build_passages_per_s`` is a real ``kg build`` (0.5B) over a knowledge base of ``--build-n`` texts (one
-file each) as the command runs it, with worked examples from the default bank (``build_passages_per_s_no_examples``
-the same with none; ``bank_embed_s`` the bundled bank's one-off embedding per store); ``rebuild_unchanged_s`` is the same command run again with nothing changed, on a graph of all 2,155
-texts (built once with the gold triples standing in for the model, since only the ledger matters for a rebuild).
+Speed: ``build_passages_per_s`` is a real ``kg build`` (0.5B) over a knowledge base of ``--build-n`` texts (one file
+each) as the command runs it, with worked examples from the default bank (``build_passages_per_s_no_examples`` the
+same with none; ``bank_embed_s`` the bundled bank's one-off embedding per store); ``rebuild_unchanged_s`` is the
+same command run again with nothing changed, on a graph of all 2,155 texts (built once with the gold triples
+standing in for the model, since only the ledger matters for a rebuild).
 
 Last line: JSON with triple_f1 (1.5B, goal ≥ 0.5), triple_f1_small (0.5B), their seen / unseen_entities /
 unseen_categories splits (F1, and ``<split>_precision`` / ``<split>_recall``), precision/recall, skipped and

@@ -609,6 +609,24 @@ def test_a_draft_that_turns_a_question_into_a_statement_or_flips_a_negation_does
     assert select.negations("严禁在公共场所吸烟，请勿随地吐痰。", "zh") == 2  # official "must not"
 
 
+def test_a_draft_that_adds_line_labels_or_a_code_fence_does_not_keep_the_form() -> None:
+    """Seen in bench drafts (1.5B news, 0.5B news, 1.5B literary): the lines turned into a script or a form."""
+    source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
+    script = "Question: Have you spoken to him?\n\nResponse: Send your man away.\n\nOrder of Action: Peter waits."
+    speakers = "Peter: Have you spoken to him?\nNurse: Send your man away. Peter, wait for me at the gate."
+    fenced = "```\nHave you spoken to him? Send your man away.\nPeter, wait for me at the gate.\n```"
+    for draft in (script, speakers, fenced):
+        assert select.questions(draft, "en") == 1 and select.negations(draft, "en") == 0  # else the same form
+        assert not select.keeps_form(draft, source, "en"), draft
+    assert select.keeps_form("Have you spoken to him? Send your man away: Peter, wait at the gate.", source, "en")
+    assert select.keeps_form("I ask you plainly: have you spoken to him? Send him away.", source, "en")  # a colon
+    assert select.keeps_form("What you had: a knife? Have you spoken to him?", source, "en")  # words, no label
+    play = "ROMEO: Have you spoken to him?\nNURSE: Not yet."
+    assert select.keeps_form("ROMEO: Hast thou spoken to him?\nNURSE: Not yet, good sir.", play, "en")  # kept
+    assert select.keeps_form("他说：“你跟他谈过了吗？”", "他说“你跟他谈过了吗？”", "zh")  # Chinese running text
+    assert not select.keeps_form("```\n你跟他谈过了吗？\n```", "你跟他谈过了吗？", "zh")
+
+
 def test_rewrite_never_chooses_a_draft_that_loses_the_question() -> None:
     source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
     statement = "I have spoken to you. Send your man away. Peter, wait for me at the gate, and you will see."

@@ -205,10 +205,29 @@ def negations(text: str, lang: str) -> int:
     return len(_NEG_EN.findall(text))
 
 
+# A line that opens with a title-case label ("Question: …", "Peter: …", "Order of Action: …"; not "What you had:
+# …"): a small model sometimes turns lines into a script or a form. English only (Chinese writes 他说：“…”).
+_LINE_LABEL = re.compile(
+    r"^[ \t>*_-]*[A-Z][\w'’]*(?:[ \t]+(?:[A-Z][\w'’]*|of|and|the|for|to|in|on)){0,3}[ \t]*:(?:[ \t]|$)",
+    re.MULTILINE,
+)
+
+
+def labels(text: str, lang: str) -> int:
+    """Lines of ``text`` that open with a label and code fences (````` ``` `````) in it."""
+    fences = text.count("```")
+    return fences if F.feature_language(lang) == "zh" else fences + len(_LINE_LABEL.findall(text))
+
+
 def keeps_form(text: str, source: str, lang: str) -> bool:
-    """Whether ``text`` keeps the sentence form of ``source``: no fewer questions (a style may add a rhetorical one)
-    and exactly as many negations (one dropped or added turns a statement into its opposite)."""
-    return questions(text, lang) >= questions(source, lang) and negations(text, lang) == negations(source, lang)
+    """Whether ``text`` keeps the sentence form of ``source``: no fewer questions (a style may add a rhetorical one),
+    exactly as many negations (one dropped or added turns a statement into its opposite), and no line labels or
+    code fences the source does not have (``Question: … Response: …``, speaker names: a script, not the text)."""
+    return (
+        questions(text, lang) >= questions(source, lang)
+        and negations(text, lang) == negations(source, lang)
+        and labels(text, lang) <= labels(source, lang)
+    )
 
 
 # --- numbers --------------------------------------------------------------------------------------------------------
