@@ -168,16 +168,22 @@ def test_kg_build_shows_each_passage_its_nearest_examples(tmp_path, e5):
         store.close()
 
 
-def test_bench_example_pool_holds_no_evaluation_development_or_unseen_text():
+@pytest.fixture
+def bench():
+    """``bench/kg_extraction.py`` as a module, for tests of what it reads from WebNLG (skipped without the data)."""
     import importlib.util
     from pathlib import Path
 
     path = Path(__file__).resolve().parent.parent / "bench" / "kg_extraction.py"
     spec = importlib.util.spec_from_file_location("kg_extraction_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    if not bench.DATA.exists():
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not module.DATA.exists():
         pytest.skip("WebNLG data not present")
+    return module
+
+
+def test_bench_example_pool_holds_no_evaluation_development_or_unseen_text(bench):
     rows = bench.load(bench.DATA)
     pool = bench.example_pool(rows)
     by_text = {r["text"]: r for r in rows}
@@ -214,18 +220,9 @@ def test_bundled_bank_is_whole_and_speaks_the_vocabulary():
     assert len({p for e in found for _, p, _ in e.triples}) >= 80  # a broad spread of relations
 
 
-def test_bundled_bank_holds_no_webnlg_text_nor_its_subjects():
+def test_bundled_bank_holds_no_webnlg_text_nor_its_subjects(bench):
     """The bundled texts were written for draftsmith: none shares eight words in a row with a WebNLG text (shorter
     runs are stock phrases: "was first aired by the BBC on"), and none is about an entity WebNLG has."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "bench" / "kg_extraction.py"
-    spec = importlib.util.spec_from_file_location("kg_extraction_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    if not bench.DATA.exists():
-        pytest.skip("WebNLG data not present")
 
     def grams(text: str) -> set[tuple[str, ...]]:
         words = extract.normalise(text).split()
