@@ -241,10 +241,10 @@ def cached_bank(found: Sequence[Example], embedder, store=None) -> ExampleBank:
     embedding only the texts it has not seen; without a store (or an embedder with no cache name), embedded now."""
     if store is None or not getattr(embedder, "name", None) or not found:
         return ExampleBank(found, embedder)
-    from draftsmith.graph.predicates import _QueryVectors
+    from draftsmith.graph.predicates import QueryVectors
     from draftsmith.knowledge.embed import embed_passages
 
-    return ExampleBank(found, embedder, embed_passages(store, _QueryVectors(embedder), [e.text for e in found]))
+    return ExampleBank(found, embedder, embed_passages(store, QueryVectors(embedder), [e.text for e in found]))
 
 
 def graph_bank(

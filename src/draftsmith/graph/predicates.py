@@ -154,9 +154,9 @@ def wrong_way(predicate: str, s_type: str, o_type: str) -> bool:
     return predicate in _LEADER_RELATIONS and s_type == "PERSON" and o_type not in _LITERALS | {"PERSON"}
 
 
-class _QueryVectors:
-    """An embedder's query side under its own cache name, so ``embed_passages`` caches predicate vectors in the
-    store by content hash like passage vectors."""
+class QueryVectors:
+    """An embedder's query side under its own cache name, so ``embed_passages`` caches query-side vectors (predicate
+    names here, worked-example texts in ``graph.examples``) in the store by content hash like passage vectors."""
 
     def __init__(self, embedder) -> None:
         self.embedder = embedder
@@ -213,7 +213,7 @@ class PredicateNormaliser:
         if self.store is not None:
             from draftsmith.knowledge.embed import embed_passages
 
-            vectors = embed_passages(self.store, _QueryVectors(self.embedder), missing)
+            vectors = embed_passages(self.store, QueryVectors(self.embedder), missing)
         else:
             vectors = [self.embedder.query(t) for t in missing]
         for t, v in zip(missing, vectors, strict=True):
