@@ -16,6 +16,11 @@ What runs:
 - cache: each finished sentence is appended to a JSONL file (``--cache``; default under
   ``~/.cache/draftsmith-bench/``) named by half, model and a fingerprint of the correction code, its template and the
   Chinese detectors, so an interrupted run resumes and changed code starts afresh.
+- raw cache: ``--raw-cache FILE`` keeps the model's raw answers in a JSONL file keyed by the model and the exact
+  messages sent (the settings follow from them), so a change to post-processing only (guards, findings applied
+  after the model) rescores from it without model calls; a changed prompt or hint misses and asks the model. The
+  seconds per sentence are then those of the replay, not of the model. ``--replay`` loads no model and answers
+  from the raw cache alone (a message it lacks stops the run).
 - score: ``evaluation.cherrant`` (a reimplementation of ChERRANT's char-level scorer; see its docstring for the
   two approximations in the substitution cost). When not every sentence is done, the figures are on the first
   ``n`` (in the JSON; ``complete`` says whether that is the whole half).
@@ -73,6 +78,56 @@ def read_cache(path: Path) -> dict[str, dict]:
     return done
 
 
+class RawCache:
+    """The model's answers memoised in a JSONL file by the model and the messages sent.
+
+    The settings are left out of the key: ``correct`` derives them from the text, which the messages hold, so a
+    replay needs no tokenizer (``count_tokens`` falls back to a character count when no model is loaded)."""
+
+    def __init__(self, model, path: Path, name: str) -> None:
+        self._model, self.path, self.name = model, path, name
+        self.hits = self.misses = 0
+        self.answers: dict[str, dict] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                self.answers[row["k"]] = row
+
+    def __getattr__(self, attr: str):
+        return getattr(self._model, attr)
+
+    def count_tokens(self, text: str) -> int:
+        return self._model.count_tokens(text) if self._model is not None else len(text)
+
+    def key(self, messages) -> str:
+        sent = [self.name, [m.model_dump() for m in messages]]
+        return hashlib.sha256(json.dumps(sent, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:20]
+
+    def stream(self, messages, params):
+        from draftsmith.models.base import Chunk, Usage
+
+        k = self.key(messages)
+        if k not in self.answers:
+            if self._model is None:
+                raise KeyError("the raw cache has no answer for these messages and no model is loaded")
+            self.misses += 1
+            parts, last = [], Chunk()
+            for chunk in self._model.stream(messages, params):
+                parts.append(chunk.text or "")
+                last = chunk
+            usage = (last.usage or Usage()).model_dump()
+            self.answers[k] = {"k": k, "text": "".join(parts), "finish_reason": last.finish_reason, "usage": usage}
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(self.answers[k], ensure_ascii=False) + "\n")
+        else:
+            self.hits += 1
+        row = self.answers[k]
+        yield Chunk(text=row["text"], finish_reason=row["finish_reason"], usage=Usage(**row["usage"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--half", default="even", choices=["even", "odd", "all"])
@@ -81,12 +136,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--modes", default="hybrid", help="comma-separated, from: " + ", ".join(MODES))
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--raw-cache", type=Path, default=None, help="JSONL of the model's raw answers (see above)")
+    parser.add_argument("--replay", action="store_true", help="answer from --raw-cache only; no model is loaded")
     parser.add_argument("--score-only", action="store_true")
     parser.add_argument("--show", type=int, default=0, help="print this many sentences whose edits were not all right")
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     if not modes or any(m not in MODES for m in modes):
         parser.error(f"--modes takes {', '.join(MODES)}")
+    if args.replay and not args.raw_cache:
+        parser.error("--replay needs --raw-cache")
 
     from draftsmith.evaluation.cherrant import UNANNOTATABLE, Counts, char_edits, load_mucgec, sentence_counts
     from draftsmith.writing.correct import correct
@@ -103,11 +162,16 @@ def main() -> None:
     print(f"cache {cache}: {len(done)} sentences done", file=sys.stderr)
 
     model = None
-    if not args.score_only and any(m != "detectors" for m in modes):
+    if args.replay and not args.score_only:
+        model = RawCache(None, args.raw_cache, args.model)
+    elif not args.score_only and any(m != "detectors" for m in modes):
         from draftsmith.config import load_settings
         from draftsmith.models.loader import load_model
 
         model = load_model(args.model, settings=load_settings(model=args.model, n_threads=args.threads))
+        if args.raw_cache:
+            args.raw_cache.parent.mkdir(parents=True, exist_ok=True)
+            model = RawCache(model, args.raw_cache, args.model)
     seconds = {m: 0.0 for m in modes}
     ran = 0
     if not args.score_only:
@@ -132,7 +196,10 @@ def main() -> None:
                 ran += 1
                 if ran % 10 == 0:
                     rate = {m: round(seconds[m] / ran, 2) for m in modes}
-                    print(f"{k + 1}/{len(rows)} done; s per sentence {rate}", file=sys.stderr, flush=True)
+                    hits = ""
+                    if isinstance(model, RawCache):
+                        hits = f"; raw cache {model.hits} hits, {model.misses} misses"
+                    print(f"{k + 1}/{len(rows)} done; s per sentence {rate}{hits}", file=sys.stderr, flush=True)
 
     n = 0
     while n < len(rows) and all(m in done.get(str(rows[n][0]), {}).get("out", {}) for m in modes):

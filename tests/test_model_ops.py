@@ -96,6 +96,14 @@ def test_correct_chinese(model):
     assert all(text[e.start : e.end] == e.original for e in result.edits)
 
 
+def test_correct_chinese_lists_take_the_enumeration_comma(model):
+    # the correct-zh prompt's worked example for 、 between listed items carries over to other lists (with the
+    # prompt's first six examples alone the 0.5B left the comma)
+    result = correct.correct(model, "她喜欢唱歌，跳舞和画画。", lang="zh")
+    assert result.text == "她喜欢唱歌、跳舞和画画。"
+    assert [(e.original, e.replacement) for e in result.edits] == [("，", "、")]
+
+
 def test_translate_to_chinese_keeps_markdown(model):
     doc = (
         "# Travel notes\n\nWe walked around the lake in the morning.\n\n"

@@ -278,12 +278,14 @@ def test_correct_is_greedy_with_minimal_edit_examples() -> None:
     for src, out in pairs:
         assert difflib.SequenceMatcher(None, src, out).ratio() > 0.7, (src, out)
     # Chinese (correct-zh): precision first, every example a small edit in Chinese, one for each kind of error a
-    # learner of Chinese makes most (a wrong character, a missing 了 or 是, an extra word, 的 for 地). The examples are
-    # MuCGEC dev odd ids past the first 150 used for tuning (719, 651, 623, 841, 635) and one written for it.
+    # learner of Chinese makes most (a wrong character, a missing 了 or 是, an extra word, 的 for 地). The first six are
+    # MuCGEC dev odd ids past the first 150 used for tuning (719, 651, 623, 841, 635) and one written for it; five
+    # written ones follow for the gold edits most frequent on the odd ids (a missing 的 or 会, an extra 了, 、 between
+    # listed nouns, a comma after a fronted clause).
     zh = registry.get_template("correct-zh")
     assert zh.temperature == 0 and zh.task == "correct" and zh.category == "operation"
     assert set(zh.variables) == {"text"} and zh.system and "only" in zh.system.lower()
-    assert 5 <= len(zh.examples) <= 8
+    assert 5 <= len(zh.examples) <= 12
     pairs = [(e.vars["text"], e.output) for e in zh.examples]
     assert all(re.search(r"[\u4e00-\u9fff]", src) for src, _ in pairs), "Chinese examples only"
     assert any(src == out for src, out in pairs), "needs an already-correct example returned unchanged"
@@ -292,6 +294,8 @@ def test_correct_is_greedy_with_minimal_edit_examples() -> None:
     kinds = {_zh_change(src, out) for src, out in pairs if src != out}
     assert {"missing word", "extra word", "wrong character"} <= kinds, kinds
     assert any("的" in src and "地" in out for src, out in pairs), "needs the adverbial 的 → 地"
+    assert any("，" in src and "、" in out for src, out in pairs), "needs the enumeration comma 、"
+    assert any(out.count("的") > src.count("的") for src, out in pairs), "needs a missing 的"
 
 
 def _zh_change(src: str, out: str) -> str:
