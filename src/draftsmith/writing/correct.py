@@ -289,14 +289,7 @@ def _correct_with_detectors(text: str, language: str, on_edit: OnText | None) ->
     for p in checker.iter_paragraphs(paragraphs_of(text)):
         if not (p.certain and p.suggestions) or (edits and p.start < edits[-1].end):
             continue
-        edit = Edit(
-            start=p.start,
-            end=p.end,
-            original=text[p.start : p.end],
-            replacement=p.suggestions[0],
-            category=p.category,
-            reason=p.message,
-        )
+        edit = Edit.from_finding(text, p)
         edits.append(edit)
         if on_edit:
             on_edit(edit.model_dump_json())

@@ -28,16 +28,7 @@ def apply_certain_findings(piece: str, edits: list[Edit], problems: list[Problem
     for p in problems:
         if not (p.certain and p.suggestions) or any(_touch(p, f) for f in findings):
             continue
-        findings.append(
-            Edit(
-                start=p.start,
-                end=p.end,
-                original=piece[p.start : p.end],
-                replacement=p.suggestions[0],
-                category=p.category,
-                reason=p.message,
-            )
-        )
+        findings.append(Edit.from_finding(piece, p))
     out = list(findings)
     for edit in edits:
         same = [f for f in findings if (f.start, f.end, f.replacement) == (edit.start, edit.end, edit.replacement)]

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from draftsmith.checking import Problem
 
 Category = Literal["spelling", "grammar", "punctuation", "word choice", "style"]
 
@@ -57,6 +60,18 @@ class Edit(BaseModel):
     category: Category
     reason: str
     suggestion_id: str | None = None  # set by the shell that shows it: answer with POST /v1/feedback
+
+    @classmethod
+    def from_finding(cls, text: str, problem: Problem) -> Edit:
+        """A detector's finding on ``text`` as an edit: its first suggestion, its category, its message as reason."""
+        return cls(
+            start=problem.start,
+            end=problem.end,
+            original=text[problem.start : problem.end],
+            replacement=problem.suggestions[0],
+            category=problem.category,
+            reason=problem.message,
+        )
 
 
 def tokenize(text: str) -> list[tuple[int, int]]:
