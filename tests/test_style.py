@@ -627,6 +627,26 @@ def test_a_draft_that_adds_line_labels_or_a_code_fence_does_not_keep_the_form() 
     assert not select.keeps_form("```\n你跟他谈过了吗？\n```", "你跟他谈过了吗？", "zh")
 
 
+def test_a_draft_that_reorders_the_sentences_does_not_keep_the_form() -> None:
+    """The 0.5B model's marketing draft of a bench input (test split) answered before it asked, and scored higher."""
+    source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
+    moved = "Peter, wait for me at the gate.\n\nHave you spoken to him? Send your man away."
+    marketing = store.load("marketing", "en")
+    scored = select.score(moved, marketing, source)
+    assert scored.adherence > select.score(source, marketing, source).adherence  # it looks more like the style
+    assert scored.content >= select.CONTENT_FLOOR and scored.coverage >= select.COVERAGE_FLOOR  # else fine
+    assert not select.keeps_order(moved, source, "en") and not scored.form and not scored.keeps()
+    joined = "Have you spoken to him? Send your man away, and Peter, wait for me at the gate."
+    split = "Tell me: have you spoken to him? Send your man away. Go now. Peter, wait for me at the gate, please."
+    for draft in (joined, split, source.replace("\n", " ")):
+        assert select.keeps_order(draft, source, "en"), draft
+    assert select.keeps_order("Have you spoken to him? Send him away.", source, "en")  # a lost line: ``coverage``'s
+    assert not select.keeps_order("会议改到周四。我们今天下雨不出门。", "我们今天下雨不出门。会议改到周四。", "zh")
+    assert select.keeps_order("今天下雨，我们不出门；会议改到周四。", "我们今天下雨不出门。会议改到周四。", "zh")
+    result = rewrite.rewrite(_by_seed([moved, source]), source, style="marketing", seed=0, candidates=2)
+    assert result.text != moved
+
+
 def test_rewrite_never_chooses_a_draft_that_loses_the_question() -> None:
     source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
     statement = "I have spoken to you. Send your man away. Peter, wait for me at the gate, and you will see."

@@ -7,8 +7,9 @@ must reach ``CONTENT_FLOOR``, its length must stay within ``LENGTH_RATIO`` of th
 answer with one line of three, which chrF's recall alone lets through) and it must keep part of every sentence
 (``coverage``: at least ``COVERAGE_FLOOR`` of each source sentence's content words; dropping the sentence that
 does not fit a style would otherwise look like moving towards it) and it must keep the source's sentence form
-(``keeps_form``: no fewer questions, as many negations; a draft that turns "Have you spoken to him?" into "I have
-spoken to him." or drops a "not" says something else, however well it fits), state the same numbers
+(``keeps_form``: no fewer questions, as many negations, the sentences in their order; a draft that turns "Have you
+spoken to him?" into "I have spoken to him.", drops a "not" or answers before it asks says something else, however
+well it fits), state the same numbers
 (``keeps_numbers``: digits and number words normalised, "fourteen" ≡ "14" ≡ 十四; a draft that turns "she's not
 fourteen" into "she is not four" is refused) and not say a sentence or word over and over (``repeats``: small
 models loop, or write the text out twice, and still keep enough chrF); among those that do, the most adherent
@@ -221,13 +222,44 @@ def labels(text: str, lang: str) -> int:
 
 def keeps_form(text: str, source: str, lang: str) -> bool:
     """Whether ``text`` keeps the sentence form of ``source``: no fewer questions (a style may add a rhetorical one),
-    exactly as many negations (one dropped or added turns a statement into its opposite), and no line labels or
-    code fences the source does not have (``Question: … Response: …``, speaker names: a script, not the text)."""
+    exactly as many negations (one dropped or added turns a statement into its opposite), no line labels or
+    code fences the source does not have (``Question: … Response: …``, speaker names: a script, not the text), and
+    its sentences in the source's order (``keeps_order``)."""
     return (
         questions(text, lang) >= questions(source, lang)
         and negations(text, lang) == negations(source, lang)
         and labels(text, lang) <= labels(source, lang)
+        and keeps_order(text, source, lang)
     )
+
+
+ORDER_MATCH = 0.5  # share of a source sentence's content words a sentence of the draft must have to stand for it
+
+
+def keeps_order(text: str, source: str, lang: str) -> bool:
+    """Whether ``text`` says the sentences of ``source`` in their order: each source sentence stands at the sentence
+    of ``text`` that has most of its content words (at least ``ORDER_MATCH``; one that none has is left out), and
+    these never go back. Sentences may be joined or split; a draft that moves "Peter, wait for me at the gate." before
+    "Have you spoken to him?" answers before it asks, and the 0.5B model did so to look more like a style."""
+    mine = [_order_units(s, lang) for s in F.sentences(text, lang)]
+    at = 0
+    for sentence in F.sentences(source, lang):
+        units = _order_units(sentence, lang)
+        if not units or not mine:
+            continue
+        shares = [len(units & m) / len(units) for m in mine]
+        best = max(shares)
+        if best < ORDER_MATCH:
+            continue
+        later = [j for j, share in enumerate(shares) if share == best and j >= at]
+        if not later:
+            return False
+        at = later[0]
+    return True
+
+
+def _order_units(sentence: str, lang: str) -> set[str]:
+    return _content_units(sentence, lang) or _all_units(sentence, lang)
 
 
 # --- numbers --------------------------------------------------------------------------------------------------------
