@@ -542,6 +542,20 @@ def test_when_no_draft_keeps_the_content_the_text_stays_as_written() -> None:
     )
 
 
+def test_a_draft_less_in_style_than_the_text_is_not_returned() -> None:
+    # the draft keeps the content but reads less formal than the text; returning it would reword for nothing
+    draft = select.contract(FORMAL_NOTE)
+    formal = store.load("formal", "en")
+    assert select.score(draft, formal, source=FORMAL_NOTE).keeps()
+    assert select.score(draft, formal, source=FORMAL_NOTE).adherence < P.adherence(FORMAL_NOTE, formal).score
+    model = FakeModel(draft)
+    result = rewrite.rewrite(model, FORMAL_NOTE, style="formal", seed=0, candidates=2)
+    assert len(model.calls) == 4 and result.text == FORMAL_NOTE
+    assert result.warnings and result.warnings[0].startswith("the rewrite did not move the text towards the style")
+    # a draft that gains is still taken
+    assert rewrite.rewrite(FakeModel(FORMAL_NOTE), CASUAL_NOTE, style="formal", candidates=2).text == FORMAL_NOTE
+
+
 def test_a_draft_that_drops_a_sentence_does_not_keep_the_content() -> None:
     source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
     assert select.coverage("Peter, please wait for me at the gate.", source, "en") == 0.0
@@ -625,6 +639,15 @@ def test_a_draft_that_adds_line_labels_or_a_code_fence_does_not_keep_the_form() 
     assert select.keeps_form("ROMEO: Hast thou spoken to him?\nNURSE: Not yet, good sir.", play, "en")  # kept
     assert select.keeps_form("他说：“你跟他谈过了吗？”", "他说“你跟他谈过了吗？”", "zh")  # Chinese running text
     assert not select.keeps_form("```\n你跟他谈过了吗？\n```", "你跟他谈过了吗？", "zh")
+    # lines turned into a list (0.5B marketing, 1.5B concise), unless the source is one
+    listed = "- Have you spoken with him?\n- Send your man away.\nPeter, please wait at the gate."
+    numbered = "1. Have you spoken to him?\n2. Send your man away.\n3. Peter, wait for me at the gate."
+    for draft in (listed, numbered):
+        assert not select.keeps_form(draft, source, "en"), draft
+    items = "- Buy milk.\n- Call Ana about Tuesday."
+    assert select.keeps_form("- Buy some milk.\n- Call Ana about Tuesday, please.", items, "en")
+    assert select.keeps_form("Prices fell -2% in May. Sales rose.", "Prices fell -2% in May. Sales rose.", "en")
+    assert not select.keeps_form("- 你跟他谈过了吗？\n- 让你的人走吧。", "你跟他谈过了吗？让你的人走吧。", "zh")
 
 
 def test_a_draft_that_reorders_the_sentences_does_not_keep_the_form() -> None:
@@ -719,7 +742,13 @@ def test_rewrite_never_chooses_a_draft_that_changes_a_number() -> None:
     marketing = store.load("marketing", "en")
     assert select.score(four, marketing, TEETH).adherence >= select.score(kept, marketing, TEETH).adherence
     result = rewrite.rewrite(_by_seed([four, kept]), TEETH, style="marketing", seed=0, candidates=2)
-    assert result.text == kept
+    assert result.text != four
+    # the kept draft fits the style less than the text itself: the text stays as written
+    assert select.score(kept, marketing, TEETH).adherence < select.score(TEETH, marketing, TEETH).adherence
+    assert result.text == TEETH == select.mechanical_edits(TEETH, marketing)
+    better = "I'd bet fourteen of my own teeth! Sorry to say, I only have four. She's not fourteen!"
+    assert select.score(better, marketing, TEETH).adherence > select.score(TEETH, marketing, TEETH).adherence
+    assert rewrite.rewrite(_by_seed([four, better]), TEETH, style="marketing", seed=0, candidates=2).text == better
 
 
 def test_an_opening_note_about_the_rewrite_is_removed() -> None:

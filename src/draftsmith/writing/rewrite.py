@@ -152,8 +152,10 @@ def _best_of(
     """The best of ``n`` drafts of one piece (seeds ``params.seed + i``), mechanically edited, by ``select.choose``;
     with ``retry``, ``n`` more (bolder, hotter) when none that keeps the content fits the style better than the
     piece. When no draft keeps the content, the piece itself with the style's mechanical edits (a rewrite that
-    loses a sentence is worse than none). Returns the text, how many drafts were drawn and whether one kept the
-    content."""
+    loses a sentence is worse than none); the same when the best draft that keeps it fits the style no better than
+    that (the small models' only such drafts reword the text and sometimes its meaning, "absolution" → "absolute
+    solution", for no gain; the warning of ``_style_shift`` says so). Returns the text, how many drafts were drawn
+    and whether one kept the content."""
     source = select.score(piece, profile, source=piece).adherence
     drafts = _drafts(model, tpl, values, params, piece, profile, range(n), tally)
     scored = [select.score(d, profile, source=piece) for d in drafts]
@@ -167,8 +169,11 @@ def _best_of(
     if not drafts:
         return require_output("", model, "rewrite"), n, False
     best = select.choose(scored)
+    plain = select.mechanical_edits(piece, profile)
     if not scored[best].keeps():
-        return select.mechanical_edits(piece, profile), n, False
+        return plain, n, False
+    if scored[best].adherence <= select.score(plain, profile, source=piece).adherence:
+        return plain, n, True  # the best draft fits the style no better than the text: a reworded text for nothing
     return drafts[best], n, True
 
 
