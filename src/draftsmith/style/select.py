@@ -214,16 +214,22 @@ _LINE_LABEL = re.compile(
 )
 
 
+# A list item: a line that opens with a bullet or a number ("- ", "* ", "• ", "1. ", "2) "). Both models turned the
+# lines of a passage into a list (0.5B marketing and formal, 1.5B concise: bench/style_transfer.py, test split).
+_LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+•·]|\d{1,2}[.)、])[ \t]+\S", re.MULTILINE)
+
+
 def labels(text: str, lang: str) -> int:
-    """Lines of ``text`` that open with a label and code fences (````` ``` `````) in it."""
-    fences = text.count("```")
+    """Lines of ``text`` that open with a label or a list marker, and code fences (````` ``` `````) in it."""
+    fences = text.count("```") + len(_LIST_ITEM.findall(text))
     return fences if F.feature_language(lang) == "zh" else fences + len(_LINE_LABEL.findall(text))
 
 
 def keeps_form(text: str, source: str, lang: str) -> bool:
     """Whether ``text`` keeps the sentence form of ``source``: no fewer questions (a style may add a rhetorical one),
-    exactly as many negations (one dropped or added turns a statement into its opposite), no line labels or
-    code fences the source does not have (``Question: … Response: …``, speaker names: a script, not the text), and
+    exactly as many negations (one dropped or added turns a statement into its opposite), no line labels, list
+    markers or code fences the source does not have (``Question: … Response: …``, speaker names: a script, not the
+    text; ``- Have you spoken to him?``: a list, not the text), and
     its sentences in the source's order (``keeps_order``)."""
     return (
         questions(text, lang) >= questions(source, lang)
