@@ -66,7 +66,8 @@ def fingerprint() -> str:
     return h.hexdigest()[:10]
 
 
-def read_cache(path: Path) -> dict[str, dict]:
+def read_cache(path: Path, key: str = "id") -> dict[str, dict]:
+    """The rows of a JSONL cache by ``key``; a line cut short by a stopped run is skipped."""
     done: dict[str, dict] = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -74,7 +75,7 @@ def read_cache(path: Path) -> dict[str, dict]:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            done[str(row["id"])] = row
+            done[str(row[key])] = row
     return done
 
 
@@ -87,14 +88,7 @@ class RawCache:
     def __init__(self, model, path: Path, name: str) -> None:
         self._model, self.path, self.name = model, path, name
         self.hits = self.misses = 0
-        self.answers: dict[str, dict] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                self.answers[row["k"]] = row
+        self.answers = read_cache(path, key="k")
 
     def __getattr__(self, attr: str):
         return getattr(self._model, attr)
