@@ -187,28 +187,18 @@ def user_examples(store, graph_id: str) -> list[Example]:
     import sqlalchemy as sa
 
     from draftsmith.graph.build import passage_hash
-    from draftsmith.store.graph import kg_entities, kg_provenance, kg_triples
+    from draftsmith.graph.graph import triple_query
+    from draftsmith.store.graph import kg_provenance, kg_triples
     from draftsmith.store.knowledge import kb_chunks
 
-    subject, obj = kg_entities.alias("s"), kg_entities.alias("o")
+    prov = kg_provenance.c
     with store.read() as conn:
         rows = conn.execute(
-            sa.select(
-                kg_provenance.c.passage_hash,
-                kg_provenance.c.chunk_id,
-                kg_provenance.c.subject_text,
-                kg_provenance.c.object_text,
-                kg_triples.c.predicate,
-                subject.c.name.label("subject_name"),
-                obj.c.name.label("object_name"),
-            )
-            .select_from(
-                kg_triples.join(kg_provenance, kg_provenance.c.triple_id == kg_triples.c.id)
-                .join(subject, subject.c.id == kg_triples.c.subject_id)
-                .join(obj, obj.c.id == kg_triples.c.object_id)
-            )
-            .where(kg_triples.c.graph_id == graph_id, kg_triples.c.status.in_(("validated", "user")))
-            .order_by(kg_provenance.c.passage_hash, kg_triples.c.id)
+            triple_query(graph_id)
+            .add_columns(prov.passage_hash, prov.chunk_id, prov.subject_text, prov.object_text)
+            .join(kg_provenance, prov.triple_id == kg_triples.c.id)
+            .where(kg_triples.c.status.in_(("validated", "user")))
+            .order_by(prov.passage_hash, kg_triples.c.id)
         ).all()
         chunk_ids = sorted({r.chunk_id for r in rows if r.chunk_id is not None})
         texts: dict[int, str] = {}
@@ -227,8 +217,8 @@ def user_examples(store, graph_id: str) -> list[Example]:
             continue
         triples: list[list[str]] = []
         for r in group:
-            s = as_written(r.subject_text or r.subject_name, text) or as_written(r.subject_name, text)
-            o = as_written(r.object_text or r.object_name, text) or as_written(r.object_name, text)
+            s = as_written(r.subject_text or r.subject, text) or as_written(r.subject, text)
+            o = as_written(r.object_text or r.object, text) or as_written(r.object, text)
             if s and o and normalise(s) != normalise(o) and [s, r.predicate, o] not in triples:
                 triples.append([s, r.predicate, o])
         if triples:
