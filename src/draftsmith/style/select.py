@@ -167,9 +167,7 @@ def coverage(text: str, source: str, lang: str) -> float:
 
 
 def _all_units(text: str, lang: str) -> set[str]:
-    if lang == "zh":
-        return set(_CJK.findall(text))
-    return {w[:5] for w in F.en_words(text)}
+    return set(_all_units_list(text, lang))
 
 
 # --- sentence form: questions and negations ------------------------------------------------------------------------
@@ -221,16 +219,16 @@ _LIST_ITEM = re.compile(r"^[ \t>]*(?:[-*+•·]|\d{1,2}[.)、])[ \t]+\S", re.MUL
 
 def labels(text: str, lang: str) -> int:
     """Lines of ``text`` that open with a label or a list marker, and code fences (````` ``` `````) in it."""
-    fences = text.count("```") + len(_LIST_ITEM.findall(text))
-    return fences if F.feature_language(lang) == "zh" else fences + len(_LINE_LABEL.findall(text))
+    marks = text.count("```") + len(_LIST_ITEM.findall(text))
+    return marks if F.feature_language(lang) == "zh" else marks + len(_LINE_LABEL.findall(text))
 
 
 def keeps_form(text: str, source: str, lang: str) -> bool:
     """Whether ``text`` keeps the sentence form of ``source``: no fewer questions (a style may add a rhetorical one),
     exactly as many negations (one dropped or added turns a statement into its opposite), no line labels, list
     markers or code fences the source does not have (``Question: … Response: …``, speaker names: a script, not the
-    text; ``- Have you spoken to him?``: a list, not the text), and
-    its sentences in the source's order (``keeps_order``)."""
+    text; ``- Have you spoken to him?``: a list, not the text), and its sentences in the source's order
+    (``keeps_order``)."""
     return (
         questions(text, lang) >= questions(source, lang)
         and negations(text, lang) == negations(source, lang)
@@ -440,9 +438,10 @@ def repeats(text: str, source: str, lang: str) -> bool:
 
 
 def _all_units_list(text: str, lang: str) -> list[str]:
+    """Every word of ``text`` by its first five letters (Chinese: every character), in order."""
     if F.feature_language(lang) == "zh":
         return _CJK.findall(text)
-    return [w.lower()[:5] for w in F.en_words(text)]
+    return [w[:5] for w in F.en_words(text)]
 
 
 def score(text: str, profile: P.StyleProfile, source: str | None = None, length: int | None = None) -> Scored:
@@ -480,15 +479,8 @@ def choose(scored: list[Scored], floor: float = CONTENT_FLOOR) -> int:
     if not scored:
         raise ValueError("no candidates to choose from")
     keep = [i for i, s in enumerate(scored) if s.keeps(floor)]
-    if not keep:  # prefer a draft of about the source's length with every sentence: a short one lost whole lines
-        lo, hi = LENGTH_RATIO
-
-        def whole(s: Scored) -> bool:
-            return (
-                lo <= s.length_ratio <= hi and s.coverage >= COVERAGE_FLOOR and s.form and s.numbers and not s.repeats
-            )
-
-        return max(range(len(scored)), key=lambda i: (whole(scored[i]), scored[i].content or 0.0))
+    if not keep:  # prefer one that keeps all but enough chrF (length, every sentence, form): a short one lost lines
+        return max(range(len(scored)), key=lambda i: (scored[i].keeps(0.0), scored[i].content or 0.0))
     return max(keep, key=lambda i: (scored[i].adherence, scored[i].content or 0.0, -i))
 
 

@@ -172,7 +172,7 @@ def _best_of(
     plain = select.mechanical_edits(piece, profile)
     if not scored[best].keeps():
         return plain, n, False
-    if scored[best].adherence <= select.score(plain, profile, source=piece).adherence:
+    if scored[best].adherence <= (source if plain == piece else select.score(plain, profile, source=piece).adherence):
         return plain, n, True  # the best draft fits the style no better than the text: a reworded text for nothing
     return drafts[best], n, True
 
