@@ -416,9 +416,50 @@ def test_contractions_are_written_out_or_made_only_where_clean() -> None:
     assert select.mechanical_edits("It's here.", store.load("literary", "en")) == "It's here."  # neither extreme
 
 
+def test_a_style_that_never_exclaims_ends_sentences_with_full_stops_but_keeps_quoted_ones() -> None:
+    text = 'Give it to me!\nHow unbelievable!! Who is it?! "Stop!" he said. Wow!'
+    assert select.calm(text, "en") == 'Give it to me.\nHow unbelievable. Who is it? "Stop!" he said. Wow.'
+    assert select.mechanical_edits(text, store.load("news", "en")) == select.calm(text, "en")
+    assert select.mechanical_edits("Wow! Great news.", store.load("casual", "en")) == "Wow! Great news."  # exclaims
+    assert select.calm("太好了！！他喊道：“快跑！”真的？！", "zh") == "太好了。他喊道：“快跑！”真的？"
+    assert select.mechanical_edits("太好了！", store.load("zh-official", "zh")) == "太好了。"
+    assert select.mechanical_edits("太好了！", store.load("zh-social", "zh")) == "太好了！"
+
+
 def _by_seed(drafts: list[str]):
     """A fake model whose answer depends on the sampling seed, as a real one's does."""
     return FakeModel(lambda messages, params: drafts[(params.seed or 0) % len(drafts)])
+
+
+PATH = (  # bench/style_transfer.py's tuning split (Twelfth Night, modern side)
+    "Now, you lie there on the path.\nShe said if she were interested in someone, it would be someone who looked "
+    "like me.\nBesides, she treats me more respectfully than the other servants."
+)
+
+
+def test_a_draft_that_left_sentences_out_gets_them_back_in_place() -> None:
+    two = "Today, you lie there on the path. She said if she were interested in anyone, it would be a man like me."
+    assert select.patch(two, PATH, "en") == two + " Besides, she treats me more respectfully than the other servants."
+    free = "Today, you lie there on the path. She said that if she fancied anyone, it would be a man like me."
+    assert select.patch(free, PATH, "en") is None  # too free to tell which it rewrote: put back, it would repeat
+    middle = "Today, you lie there on the path.\nBesides, she treats me with more respect than the other servants."
+    assert select.patch(middle, PATH, "en").splitlines()[1].startswith("She said if she were interested")
+    one = "Today, you lie there on the path."
+    assert select.patch(one, PATH, "en").splitlines() == [one, *PATH.splitlines()[1:]]  # the source's lines
+    assert select.patch(PATH, PATH, "en") is None  # nothing left out
+    assert select.patch("Sebastian looks like half an apple.", PATH, "en") is None  # about something else
+    assert select.patch("## Besides, she treats me with respect.", PATH, "en") is None  # Markdown it added
+    backwards = "She said she liked men who looked like me. Now, you lie there on the path."
+    assert select.patch(backwards, PATH, "en") is None
+    assert (
+        select.patch("今天天气很好。", "今天天气很好。我们去公园散步吧。", "zh") == "今天天气很好。我们去公园散步吧。"
+    )
+    news = store.load("news", "en")
+    model = _by_seed([PATH, one])
+    result = rewrite.rewrite(model, PATH, style="news", seed=0, candidates=2, retry=False)
+    assert not select.score(one, news, source=PATH).keeps()  # the draft alone lost two sentences
+    assert result.text == select.patch(one, PATH, "en") and result.text.startswith("Today,")
+    assert result.style_adherence.after > result.style_adherence.before and result.style_adherence.drafts == 2
 
 
 def test_rewrite_drafts_several_and_keeps_the_one_that_fits_the_style() -> None:
@@ -601,6 +642,15 @@ def test_a_draft_that_turns_a_question_into_a_statement_or_flips_a_negation_does
         "There is life, but my love is dead! Despised and killed! Why did this happen?", dead, "en"
     )
     assert not select.keeps_form("No life, no love: my love is dead! Despised and killed! Why?", dead, "en")  # added
+    # a negated list counts once: shorter is the same negation, a new item is not
+    knife = "Had you no poison, no sharp knife, no weapon to kill me with? Nothing so mean as banishment?"
+    assert select.negations(knife, "en") == 4 and select.negated_lists(knife, "en") == 2
+    assert select.keeps_form(
+        "Had you no poison, sharp knife or weapon to kill me? Nothing so mean as exile?", knife, "en"
+    )
+    assert select.keeps_form("Had you neither poison nor knife nor weapon? Nothing as mean as exile?", knife, "en")
+    assert not select.keeps_form("Had you no poison, no knife, no weapon, no rope? Nothing so mean?", knife, "en")
+    assert not select.keeps_form("Had you no poison, no sharp knife, no weapon? Something so mean?", knife, "en")
     mind = "Everyone says you can't make up your mind."
     assert select.keeps_form("Everyone says you cannot make up your mind.", mind, "en")  # expanded, same negation
     assert not select.keeps_form("Everyone says you can make up your mind.", mind, "en")
@@ -748,7 +798,8 @@ def test_rewrite_never_chooses_a_draft_that_changes_a_number() -> None:
     assert result.text == TEETH == select.mechanical_edits(TEETH, marketing)
     better = "I'd bet fourteen of my own teeth! Sorry to say, I only have four. She's not fourteen!"
     assert select.score(better, marketing, TEETH).adherence > select.score(TEETH, marketing, TEETH).adherence
-    assert rewrite.rewrite(_by_seed([four, better]), TEETH, style="marketing", seed=0, candidates=2).text == better
+    chosen = rewrite.rewrite(_by_seed([four, better]), TEETH, style="marketing", seed=0, candidates=2).text
+    assert chosen == select.mechanical_edits(better, marketing) == better.replace("!", ".")  # it never exclaims
 
 
 def test_an_opening_note_about_the_rewrite_is_removed() -> None:
@@ -774,6 +825,19 @@ def test_hints_never_ask_to_join_sentences_and_to_drop_commas() -> None:
     text = "Chat her up, Sir Andrew.\nWhat?\nMy dear Miss Chat-her-up, I look forward to getting to know you better."
     hints = rewrite_hints_for(literary, text)
     assert "join short sentences" in hints and "fewer commas" not in hints
+
+
+def test_concise_and_humorous_profiles_fit_their_descriptions() -> None:
+    # the profiles come from the presets' examples: a concise text states things (no hedging asked for), and a
+    # humorous one may exclaim (the style's mechanical edits leave its "!" alone)
+    concise, humorous = store.load("concise", "en"), store.load("humorous", "en")
+    rambling = (
+        "Well, you know, I went down to the shop this morning and I bought some bread and milk, and then I walked "
+        "all the way home in the rain."
+    )
+    assert "Soften claims" not in rewrite_hints_for(concise, rambling)
+    joke = "My umbrella turned inside out! I think it has quietly resigned."
+    assert select.mechanical_edits(joke, humorous) == joke
 
 
 def test_drafts_that_repeat_the_instructions_are_dropped() -> None:

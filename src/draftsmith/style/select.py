@@ -3,24 +3,27 @@
 The adherence score (``profile.adherence``) is cheap (no model), so an operation can afford to generate a few
 candidates and let the score choose. For a rewrite, a candidate must also keep the content: its chrF to the
 source (character n-gram F-score, the same definition as sacrebleu's chrF: n = 1..6, beta = 2, spaces ignored)
-must reach ``CONTENT_FLOOR``, its length must stay within ``LENGTH_RATIO`` of the source's (small models often
-answer with one line of three, which chrF's recall alone lets through) and it must keep part of every sentence
-(``coverage``: at least ``COVERAGE_FLOOR`` of each source sentence's content words; dropping the sentence that
-does not fit a style would otherwise look like moving towards it) and it must keep the source's sentence form
-(``keeps_form``: no fewer questions, as many negations, the sentences in their order; a draft that turns "Have you
-spoken to him?" into "I have spoken to him.", drops a "not" or answers before it asks says something else, however
-well it fits), state the same numbers
-(``keeps_numbers``: digits and number words normalised, "fourteen" ≡ "14" ≡ 十四; a draft that turns "she's not
-fourteen" into "she is not four" is refused) and not say a sentence or word over and over (``repeats``: small
-models loop, or write the text out twice, and still keep enough chrF); among those that do, the most adherent
-wins (ties: the one that keeps more). When none does, the one that keeps the most content wins. Labels, rules
-and bold that a model wraps around its answer (``**Formal version:**``, ``Here is the text rewritten…:``, ``---``),
-and notes about the rewrite before or after it (``In this marketing style, we would present…``, ``This version
-keeps the original meaning…``) are removed first (``strip_added_markup``). Both candidates and source are scored
-as the source's length, so a candidate that merely drops words gains nothing (as in bench/style_transfer.py).
+must reach ``CONTENT_FLOOR``, its length must stay within ``LENGTH_RATIO`` of the source's (small models often answer
+with one line of three, which chrF's recall alone lets through) and it must keep part of every sentence (``coverage``:
+at least ``COVERAGE_FLOOR`` of each source sentence's content words; dropping the sentence that does not fit a style
+would otherwise look like moving towards it) and it must keep the source's sentence form (``keeps_form``: no fewer
+questions, as many negations (a negated list counts once), the sentences in their order; a draft that turns "Have you
+spoken to him?" into "I have spoken to him.", drops a "not" or answers before it asks says something else, however well
+it fits), state the same numbers (``keeps_numbers``: digits and number words normalised, "fourteen" ≡ "14" ≡ 十四;
+a draft that turns "she's not fourteen" into "she is not four" is refused) and not say a sentence or word over and over
+(``repeats``: small models loop, or write the text out twice, and still keep enough chrF); among those that do, the most
+adherent wins (ties: the one that keeps more). When none does, the one that keeps the most content wins. Labels, rules
+and bold that a model wraps around its answer (``**Formal version:**``, ``Here is the text rewritten…:``, ``---``), and
+notes about the rewrite before or after it (``In this marketing style, we would present…``, ``This version keeps the
+original meaning…``) are removed first (``strip_added_markup``). Both candidates and source are scored as the source's
+length, so a candidate that merely drops words gains nothing (as in bench/style_transfer.py).
 
 ``mechanical_edits`` applies the deterministic part of a style: a style that never contracts gets its contractions
-written out (it's → it is), one that contracts freely gets the common ones contracted (do not → don't).
+written out (it's → it is), one that contracts freely gets the common ones contracted (do not → don't), and one
+that never exclaims ends its sentences with full stops (``calm``; quoted speech keeps its "!").
+
+``patch`` puts back the sentences a draft left out, where they stood: small models often restyle one sentence of a
+passage and drop the others, and patched, such a draft keeps the content and is a candidate like any other.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ MIN_SCORED = {"en": 8, "zh": 12}
 COVERAGE_FLOOR = 0.4  # share of each source sentence's content words (Chinese: characters) a candidate keeps
 CONTRACT_ABOVE = 3.0  # contractions per 100 words in the style: contract the common ones
 EXPAND_BELOW = 0.3  # ... at most this: write them out
+EXCLAIM_BELOW = 0.5  # % of the style's sentences that end in "!" (its texts' mean): at most this, none do
 
 
 @dataclass(frozen=True)
@@ -196,12 +200,37 @@ def questions(text: str, lang: str) -> int:
     return sum("?" in s for s in F.sentences(text, lang))
 
 
+# The text between two negations that are one negated list: "no poison, no knife, (and|or) no weapon" (a comma,
+# no clause break), and "neither … nor … (nor …)".
+_NEG_LIST_GAP = re.compile(r"[^.;:!?,\n]{1,40},\s*(?:(?:and|or)\s+)?", re.I)
+_NEITHER_GAP = re.compile(r"[^.;:!?\n]{1,60}")
+
+
 def negations(text: str, lang: str) -> int:
     """Negations in ``text``: not, n't, no, never, nothing… (Chinese: 不 没 别 未 无 非 勿 莫, 禁止, 严禁, outside
     words they only spell, such as 不过, 特别, 未来, 非常)."""
     if F.feature_language(lang) == "zh":
         return len(_NEG_ZH.findall(_NOT_NEG_ZH.sub("", text)))
     return len(_NEG_EN.findall(text))
+
+
+def negated_lists(text: str, lang: str) -> int:
+    """``negations``, counting a negated list once (English): "no poison, no knife, no weapon" says what "no
+    poison, knife or weapon" says, and "neither A nor B" what "not A or B" says."""
+    if F.feature_language(lang) == "zh":
+        return negations(text, lang)
+    count = 0
+    prev: re.Match[str] | None = None
+    for m in _NEG_EN.finditer(text):
+        word, before = m.group(0).lower(), prev.group(0).lower() if prev else ""
+        gap = text[prev.end() : m.start()] if prev else ""
+        if not (
+            (word == before == "no" and _NEG_LIST_GAP.fullmatch(gap))
+            or (word == "nor" and before in ("neither", "nor") and _NEITHER_GAP.fullmatch(gap))
+        ):
+            count += 1
+        prev = m
+    return count
 
 
 # A line that opens with a title-case label ("Question: …", "Peter: …", "Order of Action: …"; not "What you had:
@@ -225,13 +254,15 @@ def labels(text: str, lang: str) -> int:
 
 def keeps_form(text: str, source: str, lang: str) -> bool:
     """Whether ``text`` keeps the sentence form of ``source``: no fewer questions (a style may add a rhetorical one),
-    exactly as many negations (one dropped or added turns a statement into its opposite), no line labels, list
+    exactly as many negations (one dropped or added turns a statement into its opposite; a negated list counts
+    once, ``negated_lists``, but may not grow: "no life" → "no life, no love" adds one), no line labels, list
     markers or code fences the source does not have (``Question: … Response: …``, speaker names: a script, not the
     text; ``- Have you spoken to him?``: a list, not the text), and its sentences in the source's order
     (``keeps_order``)."""
     return (
         questions(text, lang) >= questions(source, lang)
-        and negations(text, lang) == negations(source, lang)
+        and negated_lists(text, lang) == negated_lists(source, lang)
+        and negations(text, lang) <= negations(source, lang)
         and labels(text, lang) <= labels(source, lang)
         and keeps_order(text, source, lang)
     )
@@ -248,18 +279,59 @@ def keeps_order(text: str, source: str, lang: str) -> bool:
     mine = [_order_units(s, lang) for s in F.sentences(text, lang)]
     at = 0
     for sentence in F.sentences(source, lang):
-        units = _order_units(sentence, lang)
-        if not units or not mine:
-            continue
-        shares = [len(units & m) / len(units) for m in mine]
-        best = max(shares)
-        if best < ORDER_MATCH:
-            continue
-        later = [j for j, share in enumerate(shares) if share == best and j >= at]
-        if not later:
+        j = _located(mine, sentence, at, lang)
+        if j is None:
             return False
-        at = later[0]
+        at = max(at, j)
     return True
+
+
+def _located(mine: list[set[str]], sentence: str, at: int, lang: str) -> int | None:
+    """Where ``keeps_order`` finds the source ``sentence`` among the draft's sentences (their units ``mine``) at or
+    after ``at``: -1 when no draft sentence has enough of it (left out), None when the best are all before ``at``."""
+    units = _order_units(sentence, lang)
+    if not units or not mine:
+        return -1
+    shares = [len(units & m) / len(units) for m in mine]
+    best = max(shares)
+    if best < ORDER_MATCH:
+        return -1
+    return next((j for j, share in enumerate(shares) if share == best and j >= at), None)
+
+
+_MARKUP = re.compile(r"^[ \t]*(?:#|[-*+>•]|\d{1,2}[.)])", re.MULTILINE)
+
+
+def patch(draft: str, source: str, lang: str) -> str | None:
+    """``draft`` with the sentences of ``source`` it left out put back where they stood (between the draft's
+    sentences for their neighbours), or None when it left none out, says them out of order, has a sentence that
+    stands for none of the source's (``keeps_order``'s match) or Markdown, or either text has paragraphs (a layout
+    this would lose). The 0.5B model often rewrites one or two sentences of a passage in the
+    style and drops the rest; patched, such a draft keeps the content and its restyled sentences can still win
+    (``rewrite``'s best-of-n scores it like any draft)."""
+    if "\n\n" in draft.strip() or "\n\n" in source.strip() or _MARKUP.search(draft):
+        return None
+    mine = F.sentences(draft, lang)
+    units = [_order_units(s, lang) for s in mine]
+    out: list[str] = []
+    at = 0
+    used: set[int] = set()
+    for sentence in F.sentences(source, lang):
+        j = _located(units, sentence, at, lang)
+        if j is None:
+            return None
+        if j < 0:
+            out.append(sentence)
+        elif j not in used:
+            out.append(mine[j])
+            used.add(j)
+        at = max(at, j)
+    if len(used) != len(mine) or len(out) == len(used):
+        return None  # a draft sentence that stands for none of the source's (an addition, or a rewrite too free
+        # to tell from one: with the source's sentence put back, it would be said twice), or nothing left out
+    if F.feature_language(lang) == "zh":
+        return "".join(out)
+    return ("\n" if "\n" in draft.strip() or (len(mine) == 1 and "\n" in source.strip()) else " ").join(out)
 
 
 def _order_units(sentence: str, lang: str) -> set[str]:
@@ -653,8 +725,25 @@ def contract(text: str) -> str:
     return text
 
 
+_EXCLAIM = {
+    "en": (re.compile(r"\?!+"), "?", re.compile(r"!+(?=[ \t]|\n|$)"), "."),
+    "zh": (re.compile(r"[？?][！!]+"), "？", re.compile(r"(?<![！!])[！!]+(?![！!”」』\"'])"), "。"),
+}
+
+
+def calm(text: str, lang: str) -> str:
+    """Exclamation marks that end a sentence as full stops ("?!" as "?"); one inside a quotation (``"Stop!" he
+    said``, ``他喊道：“快跑！”``) is the speaker's and stays."""
+    both, question, alone, stop = _EXCLAIM["zh" if F.feature_language(lang) == "zh" else "en"]
+    return alone.sub(stop, both.sub(question, text))
+
+
 def mechanical_edits(text: str, profile: P.StyleProfile) -> str:
-    """The deterministic part of a style (English): contractions written out or contracted as the style does."""
+    """The deterministic part of a style: exclamation marks as full stops in a style that never exclaims
+    (``calm``), and (English) contractions written out or contracted as the style does."""
+    exclaims = profile.features.get("exclamations")
+    if exclaims is not None and exclaims.mean <= EXCLAIM_BELOW:
+        text = calm(text, profile.language)
     if profile.language != "en":
         return text
     stat = profile.features.get("contractions")

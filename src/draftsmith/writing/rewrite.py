@@ -47,18 +47,19 @@ def rewrite(
 ) -> Result:
     """Rewrite ``text`` in ``style``; output in ``lang`` (default: the language of the text).
 
-    For a learned style, the guide of each piece ends with the style's sample lines most similar to it (few-shot);
-    when the style can score text in ``lang``, it also says what this piece must change to fit the style
-    (sentence length, contractions, word choice…). With ``candidates`` > 1 (and a style that can score the
-    language), each piece is drafted that many times (seeds ``seed``, ``seed + 1``…), the style's mechanical edits
-    are applied (``select.mechanical_edits``) and the most adherent draft that keeps the content is chosen
-    (``select.choose``); ``on_text`` then gets each piece once it is chosen, not token by token. With ``retry``,
-    when no such draft fits the style better than the piece itself, as many drafts again are made with a bolder
-    instruction at ``select.RETRY_TEMPERATURE`` and the choice is made over all. When the style can score the
-    language, the result carries the adherence before and after (``style_adherence``) and a warning when the
-    rewrite did not move the text towards the style. A piece shorter than ``select.MIN_SCORED`` (too short for the
-    score to tell drafts apart) gets one draft, streamed as written; so does every piece of a rewrite into another
-    script than the text's (``lang="zh"`` on English): neither the content check nor "before" applies there."""
+    For a learned style, the guide of each piece ends with the style's sample lines most similar to it (few-shot); when
+    the style can score text in ``lang``, it also says what this piece must change to fit the style (sentence
+    length, contractions, word choice…). With ``candidates`` > 1 (and a style that can score the language), each
+    piece is drafted that many times (seeds ``seed``, ``seed + 1``…), the style's mechanical edits are applied
+    (``select.mechanical_edits``), a draft that left sentences out also counts with them put back
+    (``select.patch``), and the most adherent draft that keeps the content is chosen (``select.choose``);
+    ``on_text`` then gets each piece once it is chosen, not token by token. With ``retry``, when no such draft fits
+    the style better than the piece itself, as many drafts again are made with a bolder instruction at
+    ``select.RETRY_TEMPERATURE`` and the choice is made over all. When the style can score the language, the result
+    carries the adherence before and after (``style_adherence``) and a warning when the rewrite did not move the
+    text towards the style. A piece shorter than ``select.MIN_SCORED`` (too short for the score to tell drafts
+    apart) gets one draft, streamed as written; so does every piece of a rewrite into another script than the text's
+    (``lang="zh"`` on English): neither the content check nor "before" applies there."""
     check_text(text, max_chars=max_chars)
     language = output_language(lang, text)
     tpl = get_template(template)
@@ -157,12 +158,12 @@ def _best_of(
     solution", for no gain; the warning of ``_style_shift`` says so). Returns the text, how many drafts were drawn
     and whether one kept the content."""
     source = select.score(piece, profile, source=piece).adherence
-    drafts = _drafts(model, tpl, values, params, piece, profile, range(n), tally)
+    drafts = _patched(_drafts(model, tpl, values, params, piece, profile, range(n), tally), piece, profile)
     scored = [select.score(d, profile, source=piece) for d in drafts]
     if retry and not _gains(scored, source):
         bolder = {**values, "retry": True} if "retry" in tpl.variables else values
         hotter = params.model_copy(update={"temperature": max(params.temperature, select.RETRY_TEMPERATURE)})
-        more = _drafts(model, tpl, bolder, hotter, piece, profile, range(n, 2 * n), tally)
+        more = _patched(_drafts(model, tpl, bolder, hotter, piece, profile, range(n, 2 * n), tally), piece, profile)
         drafts += more
         scored += [select.score(d, profile, source=piece) for d in more]
         n *= 2
@@ -175,6 +176,20 @@ def _best_of(
     if scored[best].adherence <= (source if plain == piece else select.score(plain, profile, source=piece).adherence):
         return plain, n, True  # the best draft fits the style no better than the text: a reworded text for nothing
     return drafts[best], n, True
+
+
+def _patched(drafts: list[str], piece: str, profile: StyleProfile) -> list[str]:
+    """``drafts``, each followed by its patch when it left sentences of ``piece`` out (``select.patch``: those put
+    back as written, with the style's mechanical edits), so the sentences it did restyle can still be chosen."""
+    out: list[str] = []
+    for draft in drafts:
+        out.append(draft)
+        fixed = select.patch(draft, piece, profile.language)
+        if fixed is not None:
+            fixed = select.mechanical_edits(fixed, profile)
+            if fixed not in out and fixed != select.mechanical_edits(piece, profile):
+                out.append(fixed)
+    return out
 
 
 def _gains(scored: list[select.Scored], source: float) -> bool:
