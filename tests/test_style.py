@@ -454,6 +454,8 @@ def test_a_draft_that_left_sentences_out_gets_them_back_in_place() -> None:
     assert (
         select.patch("今天天气很好。", "今天天气很好。我们去公园散步吧。", "zh") == "今天天气很好。我们去公园散步吧。"
     )
+    split = select.patch("今天天气真好。", "今天天气很好。\n我们去公园散步吧。", "zh")
+    assert split == "今天天气真好。\n我们去公园散步吧。"  # the source's line breaks
     news = store.load("news", "en")
     model = _by_seed([PATH, one])
     result = rewrite.rewrite(model, PATH, style="news", seed=0, candidates=2, retry=False)

@@ -329,9 +329,9 @@ def patch(draft: str, source: str, lang: str) -> str | None:
     if len(used) != len(mine) or len(out) == len(used):
         return None  # a draft sentence that stands for none of the source's (an addition, or a rewrite too free
         # to tell from one: with the source's sentence put back, it would be said twice), or nothing left out
-    if F.feature_language(lang) == "zh":
-        return "".join(out)
-    return ("\n" if "\n" in draft.strip() or (len(mine) == 1 and "\n" in source.strip()) else " ").join(out)
+    if "\n" in draft.strip() or (len(mine) == 1 and "\n" in source.strip()):
+        return "\n".join(out)
+    return ("" if F.feature_language(lang) == "zh" else " ").join(out)
 
 
 def _order_units(sentence: str, lang: str) -> set[str]:
