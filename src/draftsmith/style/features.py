@@ -85,6 +85,11 @@ _HEDGES = _words(
     "may might perhaps possibly probably likely suggest suggests suggested appear appears seem seems somewhat "
     "arguably apparently generally typically relatively potentially indicate indicates"
 )
+# "May" the month ("in May", "by 15 May", "May 3"), which the hedge count would take for the modal verb.
+_MAY_MONTH = re.compile(
+    r"\b(?i:in|by|of|on|since|until|till|from|to|early|late|mid|next|last|this)\s+May\b|\b\d{1,2}(?:st|nd|rd|th)?\s+"
+    r"May\b|\bMay\s+\d"
+)
 _CONNECTIVES = _words(
     "however therefore moreover furthermore thus hence consequently nevertheless accordingly whereas additionally "
     "notably"
@@ -282,7 +287,7 @@ def _extract_en(text: str) -> dict[str, float]:
     out["first_person"] = per * sum(counts[w] for w in _FIRST_SG)
     out["first_plural"] = per * sum(counts[w] for w in _FIRST_PL)
     out["second_person"] = per * sum(counts[w] for w in _SECOND)
-    out["hedges"] = per * sum(counts[w] for w in _HEDGES)
+    out["hedges"] = per * (sum(counts[w] for w in _HEDGES) - len(_MAY_MONTH.findall(text)))
     out["connectives"] = per * sum(counts[w] for w in _CONNECTIVES)
     out["intensifiers"] = per * sum(counts[w] for w in _INTENSIFIERS)
     out["archaic"] = per * sum(c for w, c in counts.items() if is_archaic(w))
