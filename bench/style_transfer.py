@@ -48,13 +48,15 @@ prompt itself moves the text towards the style, with no selection by the score. 
 first completion is that draft.) For ``shakespeare``, ``strength_gain_share_heldout`` asks the same question of a
 profile learned from other Shakespeare lines (the test split's original side less the reference lines), which the
 drafts were not chosen by: gains that only fit the noise of the chosen-by profile do not count there.
+``mechanical_gain_share`` is the part of ``strength_gain_share`` where the output is the input with only the style's
+mechanical edits (contractions written out or made, "!" as ".": ``select.mechanical_edits``), no draft of the model.
 ``--cache FILE`` keeps every rewrite in a JSON-lines file, so a stopped run resumes.
 
 Last line: JSON with top-level keys averaged over every model and style (``strength_gain_share``, ``chrf_vs_source``,
 ``first_draft_gain_share``, ``ppl``) or over the models for the Shakespeare set (``bleu_vs_reference``,
 ``chrf_vs_reference``), ``per_style`` (per model and style: ``n``, ``strength_gain_share``,
-``first_draft_gain_share``, ``strength_gain_share_heldout``, ``chrf_vs_source``, ``already_typical``), and ``runs``
-with every figure per model and style.
+``first_draft_gain_share``, ``mechanical_gain_share``, ``strength_gain_share_heldout``, ``chrf_vs_source``,
+``already_typical``), and ``runs`` with every figure per model and style.
 """
 
 from __future__ import annotations
@@ -210,6 +212,7 @@ def run_style(
         if not inputs:
             return None
     outputs, firsts, gains, first_gains, before, after, drafts, warned = [], [], 0, 0, [], [], 0, 0
+    mechanical_gains = 0
     heldout_gains = 0
     start = time.perf_counter()
     for i, text in enumerate(inputs):
@@ -224,6 +227,7 @@ def run_style(
         before.append(a)
         after.append(b)
         gains += b > a
+        mechanical_gains += b > a and out == select.mechanical_edits(text, profile)  # the text, edited, no draft
         first_gains += P.adherence(row["first"], profile, as_length=n).score > a
         if heldout is not None:  # the same question against a profile learned from other texts of the style
             heldout_gains += (
@@ -237,6 +241,7 @@ def run_style(
         "n": len(inputs),
         "strength_gain_share": round(gains / len(inputs), 4),
         "first_draft_gain_share": round(first_gains / len(inputs), 4),
+        "mechanical_gain_share": round(mechanical_gains / len(inputs), 4),
         "strength_gain_share_heldout": round(heldout_gains / len(inputs), 4) if heldout is not None else None,
         "adherence_before": round(sum(before) / len(before), 4),
         "adherence_after": round(sum(after) / len(after), 4),
@@ -405,6 +410,7 @@ def main() -> int:
                         "n",
                         "strength_gain_share",
                         "first_draft_gain_share",
+                        "mechanical_gain_share",
                         "strength_gain_share_heldout",
                         "chrf_vs_source",
                         "already_typical",
