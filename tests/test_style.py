@@ -388,6 +388,8 @@ def test_a_closing_note_about_the_rewrite_is_removed() -> None:
         "\nThis version maintains the original meaning while adhering to academic formatting guidelines.",
         "\n\nFeel free to adjust the style or add your own content to fit!",
         "\n\nThis news article adheres to the specified style while preserving the original meaning, facts, names.",
+        "\nI'm sorry to hear that. Is there anything in particular you'd like help with?",  # the 1.5B, humorous
+        "\n\nI hope this meets your requirements!",
     ]
     for note in notes:
         assert select.strip_added_markup(kept + note, source) == kept, note
@@ -399,6 +401,8 @@ def test_a_closing_note_about_the_rewrite_is_removed() -> None:
     story = "This text is mine.\nSend your man away."  # a line that only starts like a note stays
     assert select.strip_added_markup(story, story) == story
     assert select.strip_added_markup(kept + "\n\nThe text is long.", source) == kept + "\n\nThe text is long."
+    asks = "Call me tonight.\nLet me know if you need anything at all."  # a sign-off of the writer's own stays
+    assert select.strip_added_markup("Call me tonight.\nLet me know if you need anything.", asks).endswith("anything.")
 
 
 def test_contractions_are_written_out_or_made_only_where_clean() -> None:

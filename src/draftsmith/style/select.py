@@ -592,9 +592,22 @@ _OPENER_START = re.compile(
 _OPENER_ABOUT = re.compile(r"(?i:\b(?:text|version|passage|sentences?|wording|words|reader|persuasive)\b)")
 
 
+# A chat assistant's sign-off ("I hope this meets your requirements!", "Is there anything in particular you'd like
+# help with?"; the 1.5B, humorous): a note wherever it stands in the last block, unless the source says it too.
+_SIGN_OFF = re.compile(
+    r"(?i:\bI hope (?:this|that|it|these) (?:meets|helps|works|fits|is what)\b|\blet me know if\b"
+    r"|\bis there anything (?:else|in particular)\b|\bif you (?:need|would like|want) (?:any )?(?:further|more|other)"
+    r" (?:help|changes|adjustments)\b)"
+)
+
+
 def _is_note(block: str, source: str) -> bool:
     block = block.strip()
-    return bool(block) and block not in source and bool(_NOTE_START.match(block) and _NOTE_ABOUT.search(block))
+    if not block or block in source:
+        return False
+    return bool(_NOTE_START.match(block) and _NOTE_ABOUT.search(block)) or bool(
+        _SIGN_OFF.search(block) and not _SIGN_OFF.search(source)
+    )
 
 
 def _is_opener(block: str, source: str) -> bool:
