@@ -603,6 +603,25 @@ def test_a_draft_less_in_style_than_the_text_is_not_returned() -> None:
     assert rewrite.rewrite(FakeModel(FORMAL_NOTE), CASUAL_NOTE, style="formal", candidates=2).text == FORMAL_NOTE
 
 
+def test_a_rewrite_that_is_only_the_styles_mechanical_edits_says_so() -> None:
+    text = "Give it to me!\nYou are making a terrible racket out here!\nLady Olivia told her servant to throw you out."
+    news = store.load("news", "en")
+    edited = select.mechanical_edits(text, news)
+    assert edited != text and P.adherence(edited, news).score > P.adherence(text, news).score
+    result = rewrite.rewrite(FakeModel(text), text, style="news", seed=0, candidates=2)  # the model copies it
+    assert result.text == edited and result.style_adherence.after > result.style_adherence.before
+    assert result.warnings == [
+        "no draft fit the style better than the text with the style's mechanical edits in 1 of 1 piece(s); they have "
+        "only those edits (contractions, exclamation marks)"
+    ]
+    better = (
+        "Give it to me, a man demanded. He was making a terrible racket outside, and Lady Olivia told her servant to "
+        "throw him out."
+    )
+    assert select.score(better, news, source=text).adherence > select.score(edited, news, source=text).adherence
+    assert not rewrite.rewrite(FakeModel(better), text, style="news", seed=0, candidates=2).warnings
+
+
 def test_a_draft_that_drops_a_sentence_does_not_keep_the_content() -> None:
     source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
     assert select.coverage("Peter, please wait for me at the gate.", source, "en") == 0.0

@@ -71,7 +71,7 @@ def rewrite(
         profile = None  # a rewrite into another script: drafts cannot be compared with the text
     tally = Tally()
     outputs: list[str] = []
-    drawn = kept_none = 0
+    drawn = kept_none = edits_only = 0
     pos = 0
     for span in spans:
         piece = text[span.start : span.end]
@@ -94,6 +94,7 @@ def rewrite(
             outputs.append(best)
             drawn += n
             kept_none += not kept
+            edits_only += kept and best != piece and best == select.mechanical_edits(piece, profile)
             if on_text:
                 on_text(outputs[-1])
         pos = span.end
@@ -106,6 +107,11 @@ def rewrite(
             0,
             f"no draft kept the content of {kept_none} of {len(spans)} piece(s); "
             "they are left as written (with only the style's mechanical edits)",
+        )
+    if edits_only:
+        warnings.append(
+            f"no draft fit the style better than the text with the style's mechanical edits in {edits_only} of "
+            f"{len(spans)} piece(s); they have only those edits (contractions, exclamation marks)"
         )
     return tally.result(
         Result,
