@@ -451,6 +451,7 @@ def test_a_draft_that_left_sentences_out_gets_them_back_in_place() -> None:
     one = "Today, you lie there on the path."
     assert select.patch(one, PATH, "en").splitlines() == [one, *PATH.splitlines()[1:]]  # the source's lines
     assert select.patch(PATH, PATH, "en") is None  # nothing left out
+    assert select.patch("…", PATH, "en") is None  # nothing of the draft would stay
     assert select.patch("Sebastian looks like half an apple.", PATH, "en") is None  # about something else
     assert select.patch("## Besides, she treats me with respect.", PATH, "en") is None  # Markdown it added
     backwards = "She said she liked men who looked like me. Now, you lie there on the path."
@@ -856,6 +857,8 @@ def test_concise_hints_never_ask_to_hedge() -> None:
     # the profile comes from the preset's examples: a concise text states things plainly, so its hints never ask
     # for "may" (they did while its examples said "in May", "by 15 May" and "Cyclists may use the footpath")
     assert F.extract("We open in May. It may rain by 15 May. May 3 is a Monday.", "en")["hedges"] == 100 / 13
+    assert F.marker_words("We open in May. It may rain by 15 May.", "en")["hedges"] == ["may"]
+    assert "hedges" not in F.marker_words("We open in May.", "en")  # so no rule names it as a hedge
     concise = store.load("concise", "en")
     assert concise.features["hedges"].mean == 0.0
     rambling = (

@@ -287,7 +287,7 @@ def _extract_en(text: str) -> dict[str, float]:
     out["first_person"] = per * sum(counts[w] for w in _FIRST_SG)
     out["first_plural"] = per * sum(counts[w] for w in _FIRST_PL)
     out["second_person"] = per * sum(counts[w] for w in _SECOND)
-    out["hedges"] = per * (sum(counts[w] for w in _HEDGES) - len(_MAY_MONTH.findall(text)))
+    out["hedges"] = per * sum(_hedges(text, words).values())
     out["connectives"] = per * sum(counts[w] for w in _CONNECTIVES)
     out["intensifiers"] = per * sum(counts[w] for w in _INTENSIFIERS)
     out["archaic"] = per * sum(c for w, c in counts.items() if is_archaic(w))
@@ -306,6 +306,13 @@ def _extract_en(text: str) -> dict[str, float]:
     for w in _EN_FUNCTION:
         out[f"fw_{w}"] = per * counts[w]
     return out
+
+
+def _hedges(text: str, words: list[str]) -> Counter[str]:
+    """The hedges among ``words`` (the words of ``text``), less "May" the month."""
+    found = Counter(w for w in words if w in _HEDGES)
+    found["may"] -= len(_MAY_MONTH.findall(text))
+    return +found  # drops counts at zero
 
 
 def _inner_capitals(sentence: str) -> int:
@@ -402,7 +409,7 @@ def marker_words(text: str, lang: str, limit: int = 6) -> dict[str, list[str]]:
         words = en_words(text)
         found["archaic"] = Counter(w for w in words if is_archaic(w))
         found["contractions"] = Counter(w for w in words if _CONTRACTION.search(w))
-        found["hedges"] = Counter(w for w in words if w in _HEDGES)
+        found["hedges"] = _hedges(text, words)
         found["intensifiers"] = Counter(w for w in words if w in _INTENSIFIERS)
         found["connectives"] = Counter(w for w in words if w in _CONNECTIVES)
     return {k: [w for w, _ in c.most_common(limit)] for k, c in found.items() if c}

@@ -306,9 +306,9 @@ def patch(draft: str, source: str, lang: str) -> str | None:
     """``draft`` with the sentences of ``source`` it left out put back where they stood (between the draft's
     sentences for their neighbours), or None when it left none out, says them out of order, has a sentence that
     stands for none of the source's (``keeps_order``'s match) or Markdown, or either text has paragraphs (a layout
-    this would lose). The 0.5B model often rewrites one or two sentences of a passage in the
-    style and drops the rest; patched, such a draft keeps the content and its restyled sentences can still win
-    (``rewrite``'s best-of-n scores it like any draft)."""
+    this would lose). The 0.5B model often rewrites one or two sentences of a passage in the style and drops the
+    rest; patched, such a draft keeps the content and its restyled sentences can still win (``rewrite``'s
+    best-of-n scores it like any draft)."""
     if "\n\n" in draft.strip() or "\n\n" in source.strip() or _MARKUP.search(draft):
         return None
     mine = F.sentences(draft, lang)
@@ -326,9 +326,10 @@ def patch(draft: str, source: str, lang: str) -> str | None:
             out.append(mine[j])
             used.add(j)
         at = max(at, j)
-    if len(used) != len(mine) or len(out) == len(used):
-        return None  # a draft sentence that stands for none of the source's (an addition, or a rewrite too free
-        # to tell from one: with the source's sentence put back, it would be said twice), or nothing left out
+    if not used or len(used) != len(mine) or len(out) == len(used):
+        return None  # nothing of the draft would stay; a draft sentence that stands for none of the source's (an
+        # addition, or a rewrite too free to tell from one: put back, the source's would be said twice); or nothing
+        # left out
     if "\n" in draft.strip() or (len(mine) == 1 and "\n" in source.strip()):
         return "\n".join(out)
     return ("" if F.feature_language(lang) == "zh" else " ").join(out)
@@ -739,7 +740,7 @@ def contract(text: str) -> str:
 
 
 _EXCLAIM = {
-    "en": (re.compile(r"\?!+"), "?", re.compile(r"!+(?=[ \t]|\n|$)"), "."),
+    "en": (re.compile(r"\?!+"), "?", re.compile(r"!+(?=\s|$)"), "."),
     "zh": (re.compile(r"[？?][！!]+"), "？", re.compile(r"(?<![！!])[！!]+(?![！!”」』\"'])"), "。"),
 }
 

@@ -164,19 +164,20 @@ def _best_of(
     solution", for no gain; the warning of ``_style_shift`` says so). Returns the text, how many drafts were drawn
     and whether one kept the content."""
     source = select.score(piece, profile, source=piece).adherence
-    drafts = _patched(_drafts(model, tpl, values, params, piece, profile, range(n), tally), piece, profile)
+    plain = select.mechanical_edits(piece, profile)
+    drafts = _patched(_drafts(model, tpl, values, params, piece, profile, range(n), tally), piece, plain, profile)
     scored = [select.score(d, profile, source=piece) for d in drafts]
     if retry and not _gains(scored, source):
         bolder = {**values, "retry": True} if "retry" in tpl.variables else values
         hotter = params.model_copy(update={"temperature": max(params.temperature, select.RETRY_TEMPERATURE)})
-        more = _patched(_drafts(model, tpl, bolder, hotter, piece, profile, range(n, 2 * n), tally), piece, profile)
+        more = _drafts(model, tpl, bolder, hotter, piece, profile, range(n, 2 * n), tally)
+        more = _patched(more, piece, plain, profile)
         drafts += more
         scored += [select.score(d, profile, source=piece) for d in more]
         n *= 2
     if not drafts:
         return require_output("", model, "rewrite"), n, False
     best = select.choose(scored)
-    plain = select.mechanical_edits(piece, profile)
     if not scored[best].keeps():
         return plain, n, False
     if scored[best].adherence <= (source if plain == piece else select.score(plain, profile, source=piece).adherence):
@@ -184,16 +185,17 @@ def _best_of(
     return drafts[best], n, True
 
 
-def _patched(drafts: list[str], piece: str, profile: StyleProfile) -> list[str]:
+def _patched(drafts: list[str], piece: str, plain: str, profile: StyleProfile) -> list[str]:
     """``drafts``, each followed by its patch when it left sentences of ``piece`` out (``select.patch``: those put
-    back as written, with the style's mechanical edits), so the sentences it did restyle can still be chosen."""
+    back as written, with the style's mechanical edits), so the sentences it did restyle can still be chosen; a
+    patch that is only ``plain`` (the piece, mechanically edited) is no draft."""
     out: list[str] = []
     for draft in drafts:
         out.append(draft)
         fixed = select.patch(draft, piece, profile.language)
         if fixed is not None:
             fixed = select.mechanical_edits(fixed, profile)
-            if fixed not in out and fixed != select.mechanical_edits(piece, profile):
+            if fixed not in out and fixed != plain:
                 out.append(fixed)
     return out
 
