@@ -616,8 +616,7 @@ def test_a_rewrite_that_is_only_the_styles_mechanical_edits_says_so() -> None:
         "only those edits (contractions, exclamation marks)"
     ]
     better = (
-        "Give it to me, a man demanded. He was making a terrible racket outside, and Lady Olivia told her servant to "
-        "throw him out."
+        "Give it to me. You are making a terrible racket outside, and Lady Olivia has told her man to throw you out."
     )
     assert select.score(better, news, source=text).adherence > select.score(edited, news, source=text).adherence
     assert not rewrite.rewrite(FakeModel(better), text, style="news", seed=0, candidates=2).warnings
@@ -709,8 +708,10 @@ def test_a_draft_that_adds_line_labels_or_a_code_fence_does_not_keep_the_form() 
         assert select.questions(draft, "en") == 1 and select.negations(draft, "en") == 0  # else the same form
         assert not select.keeps_form(draft, source, "en"), draft
     assert select.keeps_form("Have you spoken to him? Send your man away: Peter, wait at the gate.", source, "en")
-    assert select.keeps_form("I ask you plainly: have you spoken to him? Send him away.", source, "en")  # a colon
-    assert select.keeps_form("What you had: a knife? Have you spoken to him?", source, "en")  # words, no label
+    assert select.keeps_form("Tell me plainly: have you spoken to him? Send your man away.", source, "en")  # a colon
+    assert select.keeps_form(
+        "What you had: a knife? Have you spoken to him? Wait for me.", source, "en"
+    )  # words, no label
     play = "ROMEO: Have you spoken to him?\nNURSE: Not yet."
     assert select.keeps_form("ROMEO: Hast thou spoken to him?\nNURSE: Not yet, good sir.", play, "en")  # kept
     assert select.keeps_form("他说：“你跟他谈过了吗？”", "他说“你跟他谈过了吗？”", "zh")  # Chinese running text
@@ -744,6 +745,40 @@ def test_a_draft_that_reorders_the_sentences_does_not_keep_the_form() -> None:
     assert select.keeps_order("今天下雨，我们不出门；会议改到周四。", "我们今天下雨不出门。会议改到周四。", "zh")
     result = rewrite.rewrite(_by_seed([moved, source]), source, style="marketing", seed=0, candidates=2)
     assert result.text != moved
+
+
+def test_a_draft_that_swaps_who_does_what_to_whom_does_not_keep_the_form() -> None:
+    """The 0.5B model's drafts of bench inputs (test split) that scored as more like the style."""
+    gate = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
+    give = "Give it to me!\nLove will give me strength, and strength will help me accomplish this plan."
+    teeth = "I'd bet fourteen of my own teeth, but, I'm sorry to say, I only have four teeth."
+    for draft, source in (
+        ("Have you spoken to him?\nSend your man away.\nPeter, I'm waiting for you at the gate.", gate),  # casual
+        ("Give it to me! Love will give you strength, and strength will help you accomplish this plan.", give),
+        ("I bet fourteen of my own teeth, but I'm sorry to say, she only has four teeth.", teeth),  # literary
+    ):
+        assert select.coverage(draft, source, "en") >= select.COVERAGE_FLOOR  # else it keeps the content
+        assert select.negations(draft, "en") == select.negations(source, "en") and select.keeps_order(
+            draft, source, "en"
+        )
+        assert not select.keeps_persons(draft, source, "en") and not select.keeps_form(draft, source, "en"), draft
+    casual = store.load("casual", "en")
+    swapped = select.score(
+        "Give it to me! Love will give you strength, and strength will help you do this.", casual, give
+    )
+    assert swapped.content >= select.CONTENT_FLOOR and not swapped.keeps()
+    # the same persons, however written: me → I, you → thee, a pronoun dropped or added alone
+    assert select.keeps_persons("Hand it over! Love shall make me strong, and I shall do this.", give, "en")
+    assert select.keeps_persons("Hast thou spoken to him? Send thy man away. Peter, wait for me.", gate, "en")
+    assert select.keeps_persons("One cannot decide.", "You can't decide.", "en")
+    assert select.keeps_persons("You will love it.", "It is good.", "en")
+    # Chinese: 我 → 他 swaps; 我国 is 我们国家 ("our country"); 其他 ("other") is no pronoun
+    assert not select.keeps_persons("他希望你能来。", "我希望你能来。", "zh")
+    assert select.keeps_persons("我们国家经济发展很快，其他国家也是。", "我国经济发展很快，其他国家也一样。", "zh")
+    assert select.keeps_persons("您能来吗？", "你能来吗？", "zh")
+    assert not select.keeps_persons("你要多吃点。", "我要多吃点。", "zh")
+    result = rewrite.rewrite(_by_seed([give.replace("me", "you"), give]), give, style="casual", seed=0, candidates=2)
+    assert result.text != give.replace("me", "you")
 
 
 def test_rewrite_never_chooses_a_draft_that_loses_the_question() -> None:

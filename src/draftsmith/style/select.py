@@ -8,9 +8,10 @@ with one line of three, which chrF's recall alone lets through) and it must keep
 at least ``COVERAGE_FLOOR`` of each source sentence's content words; dropping the sentence that does not fit a style
 would otherwise look like moving towards it) and it must keep the source's sentence form (``keeps_form``: no fewer
 questions, as many negations (a negated list counts once), the sentences in their order; a draft that turns "Have you
-spoken to him?" into "I have spoken to him.", drops a "not" or answers before it asks says something else, however well
-it fits), state the same numbers (``keeps_numbers``: digits and number words normalised, "fourteen" ≡ "14" ≡ 十四;
-a draft that turns "she's not fourteen" into "she is not four" is refused) and not say a sentence or word over and over
+spoken to him?" into "I have spoken to him.", drops a "not", answers before it asks or turns "give me strength" into
+"give you strength" (``keeps_persons``) says something else, however well it fits), state the same numbers
+(``keeps_numbers``: digits and number words normalised, "fourteen" ≡ "14" ≡ 十四; a draft that turns "she's not
+fourteen" into "she is not four" is refused) and not say a sentence or word over and over
 (``repeats``: small models loop, or write the text out twice, and still keep enough chrF); among those that do, the most
 adherent wins (ties: the one that keeps more). When none does, the one that keeps the most content wins. Labels, rules
 and bold that a model wraps around its answer (``**Formal version:**``, ``Here is the text rewritten…:``, ``---``), and
@@ -65,7 +66,7 @@ class Scored:
     content: float | None  # chrF to the source (rewrite); None when there is no source (write)
     length_ratio: float = 1.0  # its length / the source's (rewrite)
     coverage: float = 1.0  # the least share of a source sentence's content words it keeps (rewrite; ``coverage``)
-    form: bool = True  # it keeps the source's questions and negations (rewrite; ``keeps_form``)
+    form: bool = True  # it keeps the source's questions, negations, persons, order (rewrite; ``keeps_form``)
     numbers: bool = True  # it states the source's numbers and no others (rewrite; ``keeps_numbers``)
     repeats: bool = False  # it says a sentence or word over and over where the source does not (``repeats``)
 
@@ -257,15 +258,57 @@ def keeps_form(text: str, source: str, lang: str) -> bool:
     exactly as many negations (one dropped or added turns a statement into its opposite; a negated list counts
     once, ``negated_lists``, but may not grow: "no life" → "no life, no love" adds one), no line labels, list
     markers or code fences the source does not have (``Question: … Response: …``, speaker names: a script, not the
-    text; ``- Have you spoken to him?``: a list, not the text), and its sentences in the source's order
-    (``keeps_order``)."""
+    text; ``- Have you spoken to him?``: a list, not the text), its pronouns' persons (``keeps_persons``: "wait for
+    me" is not "I'll wait for you") and its sentences in the source's order (``keeps_order``)."""
     return (
         questions(text, lang) >= questions(source, lang)
         and negated_lists(text, lang) == negated_lists(source, lang)
         and negations(text, lang) <= negations(source, lang)
         and labels(text, lang) <= labels(source, lang)
+        and keeps_persons(text, source, lang)
         and keeps_order(text, source, lang)
     )
+
+
+# Personal pronouns by person: a word form of one that a draft has fewer of while it has more of a form of another
+# says who does what to whom differently.
+_PERSONS_EN = {
+    word: person
+    for person, words in (
+        ("1sg", "i me my mine myself"),
+        ("1pl", "we us our ours ourselves"),
+        ("2", "you your yours yourself yourselves thou thee thy thine ye"),
+        ("3m", "he him his himself"),
+        ("3f", "she her hers herself"),
+        ("3pl", "they them their theirs themselves"),
+    )
+    for word in words.split()
+}
+_PERSONS_ZH = {"我们": "1pl", "咱们": "1pl", "你们": "2", "他们": "3pl", "她们": "3pl"}
+_PERSONS_ZH |= {"我": "1sg", "你": "2", "您": "2", "他": "3m", "她": "3f"}
+_PERSON_EN = re.compile(r"[a-z]+")
+# 我国, 我省, 我校… is "our country, province, school" (official Chinese), not "I"; 其他 is "other", 吉他 "guitar".
+_PERSON_ZH = re.compile(r"(?P<our>我(?=[国省市县区局校院司部厂所]))|我们|咱们|你们|他们|她们|(?<![其吉])他|[我你您她]")
+
+
+def persons(text: str, lang: str) -> Counter[str]:
+    """The personal pronouns of ``text`` by word form (English, lower-cased: "me", "you", "thee"; Chinese: 我, 我们)."""
+    if F.feature_language(lang) == "zh":
+        return Counter("我们" if m.group("our") else m.group() for m in _PERSON_ZH.finditer(text))
+    return Counter(w for w in _PERSON_EN.findall(text.lower()) if w in _PERSONS_EN)
+
+
+def keeps_persons(text: str, source: str, lang: str) -> bool:
+    """Whether ``text`` keeps who does what to whom: it may not have fewer of one pronoun (by word form) and more
+    of one of another person. The 0.5B model turned "Peter, wait for me" into "Peter, I'm waiting for you", "Love will
+    give me strength" into "Love will give you strength" and "I only have four teeth" into "she only has four teeth"
+    (bench/style_transfer.py, 11 of 110 English outputs; 1.5B 6), each scored as more like the style. A pronoun
+    dropped ("you" → "one") or added alone ("You'll love it") passes; me → I, you → thee keep the person."""
+    table = _PERSONS_ZH if F.feature_language(lang) == "zh" else _PERSONS_EN
+    have, want = persons(text, lang), persons(source, lang)
+    fewer = {table[w] for w, c in want.items() if have[w] < c}
+    more = {table[w] for w, c in have.items() if c > want[w]}
+    return not any(a != b for a in fewer for b in more)
 
 
 ORDER_MATCH = 0.5  # share of a source sentence's content words a sentence of the draft must have to stand for it
