@@ -302,7 +302,7 @@ def keeps_persons(text: str, source: str, lang: str) -> bool:
     """Whether ``text`` keeps who does what to whom: it may not have fewer of one pronoun (by word form) and more
     of one of another person. The 0.5B model turned "Peter, wait for me" into "Peter, I'm waiting for you", "Love will
     give me strength" into "Love will give you strength" and "I only have four teeth" into "she only has four teeth"
-    (bench/style_transfer.py, 11 of 110 English outputs; 1.5B 6), each scored as more like the style. A pronoun
+    (bench/style_transfer.py, 11 of 90 English outputs; 1.5B 6), each scored as more like the style. A pronoun
     dropped ("you" → "one") or added alone ("You'll love it") passes; me → I, you → thee keep the person."""
     table = _PERSONS_ZH if F.feature_language(lang) == "zh" else _PERSONS_EN
     have, want = persons(text, lang), persons(source, lang)
