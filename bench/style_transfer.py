@@ -5,6 +5,8 @@
     python bench/style_transfer.py --candidates 1       # one draft per input, as the model writes it
     python bench/style_transfer.py --no-learned --presets --zh-presets zh-official zh-social   # Chinese presets only
     python bench/style_transfer.py --split valid --no-learned --presets marketing   # tuning inputs, not the report's
+    python bench/style_transfer.py --completions C.jsonl --cache R1.jsonl   # records every completion; after a
+    python bench/style_transfer.py --completions C.jsonl --cache R2.jsonl   # change to select.py: replayed, seconds
 
 Data: ../shared/data/shakespeare (or $DRAFTSMITH_DATA/shakespeare), detokenised. Inputs: ``--n`` passages of three
 consecutive modern lines of the test split, spread over it (plays and scenes vary). Styles:
@@ -79,6 +81,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from draftsmith.config import load_settings
 from draftsmith.evaluation import bleu, chrf
 from draftsmith.feedback.rates import wilson
+from draftsmith.models.base import Chunk, Usage
 from draftsmith.models.loader import load_model
 from draftsmith.style import features as F
 from draftsmith.style import profile as P
@@ -158,6 +161,43 @@ class FirstDraft:
             parts.append(chunk.text)
             yield chunk
         self.texts.append("".join(parts))
+
+
+class Replayed:
+    """The model, with each completion kept in a JSON-lines file by its prompt and sampling settings (seed included)
+    and replayed from there when asked again: after a change to how drafts are chosen (``draftsmith.style.select``),
+    not to what is asked, a whole run takes seconds instead of an hour. A prompt that changed is drawn afresh."""
+
+    def __init__(self, model, path: Path) -> None:
+        self._model = model
+        self._path = path
+        self._done: dict[str, str] = {}
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    self._done[row["key"]] = row["text"]
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+    def stream(self, messages, params):
+        key = hashlib.sha1(
+            json.dumps(
+                [self._model.name, [m.model_dump() for m in messages], params.model_dump()], sort_keys=True
+            ).encode()
+        ).hexdigest()
+        if key in self._done:
+            yield Chunk(text=self._done[key])
+            yield Chunk(finish_reason="stop", usage=Usage())
+            return
+        parts: list[str] = []
+        for chunk in self._model.stream(messages, params):
+            parts.append(chunk.text)
+            yield chunk
+        self._done[key] = "".join(parts)  # only a stream read to its end
+        with self._path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"key": key, "text": self._done[key]}, ensure_ascii=False) + "\n")
 
 
 def rewrite_cached(model, text: str, style: str, profile, cache: dict[str, Any], path: Path | None, **kw) -> dict:
@@ -327,6 +367,13 @@ def main() -> int:
         help="JSON-lines file of rewrites already made (by model, style, input and settings): a run that stops "
         "resumes where it was; delete it when the code that rewrites changes",
     )
+    ap.add_argument(
+        "--completions",
+        type=Path,
+        help="JSON-lines file of every model completion (by prompt and sampling settings): a later run with the same "
+        "file replays them, so a change to how drafts are chosen is measured without drawing them again (use a "
+        "fresh --cache)",
+    )
     args = ap.parse_args()
     root = data_dir() / "shakespeare"
     if not root.is_dir():
@@ -359,6 +406,8 @@ def main() -> int:
     for entry in args.models:
         spec, _, k = entry.partition(":")
         model = load_model(spec, settings)
+        if args.completions is not None:
+            model = Replayed(model, args.completions)
         log(f"{spec}:")
         for style, profile, inputs, refs, other in jobs:
             count = int(k) if k else len(inputs)
