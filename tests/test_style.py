@@ -777,8 +777,13 @@ def test_a_draft_that_swaps_who_does_what_to_whom_does_not_keep_the_form() -> No
     assert select.keeps_persons("我们国家经济发展很快，其他国家也是。", "我国经济发展很快，其他国家也一样。", "zh")
     assert select.keeps_persons("您能来吗？", "你能来吗？", "zh")
     assert not select.keeps_persons("你要多吃点。", "我要多吃点。", "zh")
-    result = rewrite.rewrite(_by_seed([give.replace("me", "you"), give]), give, style="casual", seed=0, candidates=2)
-    assert result.text != give.replace("me", "you")
+    # fits the style better than the text and keeps everything else: without the check, rewrite would take it
+    yours = "Give it to me! Love's gonna give you strength, and that'll help you pull this plan off!"
+    scored = select.score(yours, casual, source=give)
+    assert scored.adherence > select.score(give, casual, source=give).adherence
+    assert scored.content >= select.CONTENT_FLOOR and scored.coverage >= select.COVERAGE_FLOOR and not scored.form
+    result = rewrite.rewrite(_by_seed([yours, give]), give, style="casual", seed=0, candidates=2)
+    assert "you strength" not in result.text
 
 
 def test_rewrite_never_chooses_a_draft_that_loses_the_question() -> None:
