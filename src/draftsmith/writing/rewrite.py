@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from draftsmith.languages import detect_language
 from draftsmith.models.base import GenParams, Model
@@ -90,11 +90,11 @@ def rewrite(
             outputs.append(require_output(clean_output(completion.text, piece), model, "rewrite"))
             drawn += 1
         else:
-            best, n, kept = _best_of(model, tpl, values, params, piece, profile, candidates, tally, retry)
+            best, n, outcome = _best_of(model, tpl, values, params, piece, profile, candidates, tally, retry)
             outputs.append(best)
             drawn += n
-            kept_none += not kept
-            edits_only += kept and best != piece and best == select.mechanical_edits(piece, profile)
+            kept_none += outcome == "none"
+            edits_only += outcome == "edits" and best != piece
             if on_text:
                 on_text(outputs[-1])
         pos = span.end
@@ -155,14 +155,15 @@ def _best_of(
     n: int,
     tally: Tally,
     retry: bool = True,
-) -> tuple[str, int, bool]:
+) -> tuple[str, int, Literal["draft", "edits", "none"]]:
     """The best of ``n`` drafts of one piece (seeds ``params.seed + i``), mechanically edited, by ``select.choose``;
     with ``retry``, ``n`` more (bolder, hotter) when none that keeps the content fits the style better than the
     piece. When no draft keeps the content, the piece itself with the style's mechanical edits (a rewrite that
     loses a sentence is worse than none); the same when the best draft that keeps it fits the style no better than
     that (the small models' only such drafts reword the text and sometimes its meaning, "absolution" → "absolute
     solution", for no gain; the warning of ``_style_shift`` says so). Returns the text, how many drafts were drawn
-    and whether one kept the content."""
+    and where the text came from: a draft, the piece with only its mechanical edits although a draft kept the
+    content ("edits"), or that because none did ("none")."""
     source = select.score(piece, profile, source=piece).adherence
     plain = select.mechanical_edits(piece, profile)
     drafts = _patched(_drafts(model, tpl, values, params, piece, profile, range(n), tally), piece, plain, profile)
@@ -176,13 +177,13 @@ def _best_of(
         scored += [select.score(d, profile, source=piece) for d in more]
         n *= 2
     if not drafts:
-        return require_output("", model, "rewrite"), n, False
+        return require_output("", model, "rewrite"), n, "none"
     best = select.choose(scored)
     if not scored[best].keeps():
-        return plain, n, False
+        return plain, n, "none"
     if scored[best].adherence <= (source if plain == piece else select.score(plain, profile, source=piece).adherence):
-        return plain, n, True  # the best draft fits the style no better than the text: a reworded text for nothing
-    return drafts[best], n, True
+        return plain, n, "edits"  # the best draft fits the style no better than the text: a reworded text for nothing
+    return drafts[best], n, "draft"
 
 
 def _patched(drafts: list[str], piece: str, plain: str, profile: StyleProfile) -> list[str]:
