@@ -1093,3 +1093,43 @@ def test_the_real_model_writes_drafts_that_lose_the_question_and_none_is_chosen(
     lost = [s for s in scored if not s.form and replace(s, form=True).keeps() and s.adherence > chosen.adherence]
     assert lost, drafts  # the model did write a better-fitting draft that asks nothing or flips a negation…
     assert all(s.text != result.text for s in lost)  # …and it was not chosen
+
+
+def test_contraction_hints_follow_how_much_the_style_contracts() -> None:
+    talky = "Madam, I've come here to try to make you like him.\nOh, please, I'm begging you, don't mention him again."
+    assert "Write out every contraction" in rewrite_hints_for(store.load("formal", "en"), talky)  # formal has none
+    literary = rewrite_hints_for(store.load("literary", "en"), talky)  # about one per 100 words
+    assert "Use fewer contractions." in literary and "Write out every" not in literary
+    casual = rewrite_hints_for(store.load("casual", "en"), talky)  # contracts freely: it said "write out every one"
+    assert "contraction" not in casual
+
+
+def test_chinese_rewrites_get_hints_in_chinese() -> None:
+    plain = "电子游戏让人变得孤僻、失去自己的自制力、破坏自己的智力、失去好奇心。小孩子做错了事也一定要批评。"
+    social = rewrite_hints_for(store.load("zh-social", "zh"), plain)
+    assert "表情符号" in social and "语气词" in social and "网络用语（哈哈" in social
+    assert "评论区" not in social and "打卡" not in social  # markers that say what someone did add content
+    official = rewrite_hints_for(store.load("zh-official", "zh"), SOCIAL_ZH)
+    assert "不用网络用语" in official and "不用表情符号" in official and "不用语气词" in official
+    assert "你" not in official and "我" not in official  # never asks to change who speaks or is addressed
+
+
+def test_chinese_rewordings_keep_the_content_at_a_lower_chrf() -> None:
+    source = "我们很先进，但是有一些问题还没解决。\n吴国的孙家存在感比较薄弱。"
+    reworded = "我们非常先进，但还有一些问题尚未解决。吴国的孙家显得较为缺乏影响力。"  # the 1.5B, zh-official
+    official = store.load("zh-official", "zh")
+    scored = select.score(reworded, official, source)
+    assert select.CONTENT_FLOOR_ZH <= scored.content < select.CONTENT_FLOOR and scored.keeps()
+    assert not scored.keeps(floor=select.CONTENT_FLOOR)
+    added = "当村里智叟的笑话引来了众多旁听者的笑声时，愚公并没有因为他们的看法而改变初衷。"  # adds listeners, laughter
+    story = "当村里的智叟笑话他的时候，愚公不理会别人的看法，继续去做他要做的大事。"
+    assert select.score(added, official, story).content < select.CONTENT_FLOOR_ZH
+
+
+def test_a_parallel_structure_in_other_words_is_no_loop() -> None:
+    source = "对于流行歌曲，有的人说是一种文化，有的人说是我们生活当中不必要的，有的人说是要鼓励的。"
+    kept = "对于流行歌曲，有的人认为它是文化，有的人认为它是我们生活当中的不必要的，有的人认为我们应该鼓励。"
+    assert not select.repeats(kept, source, "zh")
+    assert select.repeats("流行歌曲认为认为认为认为认为认为。", source, "zh")  # more often than any word of the source
+    assert not select.repeats("Some think it art, some think it noise, some think it good.",
+                              "Some say it's art, some say it's noise, some say it's good.", "en")  # fmt: skip

@@ -169,11 +169,39 @@ _HINT_EXAMPLES = {
     "intensifiers": "really, so, totally, amazing",
 }
 _SENTENCES = {"sent_len", "short_sent", "long_sent"}
+# Contractions per 100 words at most which a style writes every one out (the same as ``select.EXPAND_BELOW``, where
+# rewrite's mechanical edits write them out): above it, a text with more than the style is told to use fewer. Casual
+# (8.1 per 100 words) told a text of 13 to "write out every contraction", against its own description.
+_WRITES_OUT = 0.3
+_CONTRACTS = 3.0  # ... and at least which it contracts the common ones (``select.CONTRACT_ABOVE``): no hint to cut them
+
+
+# Chinese: (more, fewer). Examples are fixed where the profile's markers could add content (评论区, 打卡, 避雷 say
+# what someone did; 🥐 and 🧋 name things); the slang, particles and emoji of these lists add tone only.
+_HINTS_ZH: dict[str, tuple[str | None, str | None]] = {
+    "official": ("使用公文用语（{ex}）。", "少用公文套语（进行、予以、切实）。"),
+    "jinxing": ("用“进行”“予以”“加以”等书面动词。", "少用“进行”“予以”“加以”。"),
+    "zhi_qi": ("用书面虚词“之”“其”。", None),
+    "slang": ("加一两个网络用语（{ex}）。", "不用网络用语。"),
+    "emoji": ("在句末加一两个表情符号（{ex}）。", "不用表情符号。"),
+    "particles": ("句末用语气词（{ex}）。", "不用语气词（吧、呢、啊）。"),
+    "exclamations": ("把一句陈述改成感叹句！", "不用感叹号，用句号。"),
+    "word_len": ("多用双音节的书面词语。", "多用简短的口语词。"),
+    "p_enum_comma": ("并列的词语用顿号隔开。", None),
+}
+_HINT_EXAMPLES_ZH = {
+    "slang": "哈哈、家人们、谁懂、绝了、笑死",
+    "particles": "啊、呀、吧、呢、哈",
+    "emoji": "😂、✨、😅、👍",
+}
+_SENTENCES_ZH = {"sent_len", "short_sent", "long_sent", "clause_len"}
 
 
 def rewrite_hints(profile: StyleProfile, mine: dict[str, float], z: dict[str, float], top: int = 5) -> list[str]:
     """Concrete changes that move a text towards the style, most needed first: from the text's features
     (``mine``) and their standardised differences ``z`` to the style (see ``profile.adherence``)."""
+    if profile.language == "zh":
+        return _rewrite_hints_zh(profile, mine, z, top)
     if profile.language != "en":
         return []
     ranked = sorted((n for n in z if abs(z[n]) >= 0.5 and (n in _HINTS or n in _SENTENCES)), key=lambda n: -abs(z[n]))
@@ -206,10 +234,45 @@ def rewrite_hints(profile: StyleProfile, mine: dict[str, float], z: dict[str, fl
         seen.add(key)
         more, fewer = _HINTS[name]
         hint = more if z[name] < 0 else fewer
+        if name == "contractions" and z[name] > 0 and profile.features[name].mean > _WRITES_OUT:
+            # the style has some: "write out every one" would overshoot it; one that contracts freely gets none
+            hint = "Use fewer contractions." if profile.features[name].mean < _CONTRACTS else None
         if not hint:
             continue
         ex = (
             _HINT_EXAMPLES[name] if name == "contractions" else _examples(profile, name) or _HINT_EXAMPLES.get(name, "")
         )
+        out.append(hint.format(ex=ex))
+    return out
+
+
+def _rewrite_hints_zh(profile: StyleProfile, mine: dict[str, float], z: dict[str, float], top: int) -> list[str]:
+    """``rewrite_hints`` for Chinese: sentence length, register words (公文用语, 网络用语), particles, emoji and
+    exclamations. Person, questions, numbers and names are left out, as in English."""
+    wanted = [n for n in z if abs(z[n]) >= 0.5 and (n in _HINTS_ZH or n in _SENTENCES_ZH)]
+    ranked = sorted(wanted, key=lambda n: -abs(z[n]))
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in ranked:
+        if len(out) >= top:
+            break
+        if name in _SENTENCES_ZH:
+            target, now = (
+                (profile.features["sent_len"].mean if "sent_len" in profile.features else None),
+                mine.get("sent_len"),
+            )
+            if "sentences" in seen or target is None or now is None or abs(now - target) < 4:
+                continue
+            seen.add("sentences")
+            how = "把长句拆成短句" if now > target else "把短句连成长句"
+            out.append(f"这种风格的句子平均约 {target:.0f} 字，这段约 {now:.0f} 字：{how}。")
+            continue
+        more, fewer = _HINTS_ZH[name]
+        hint = more if z[name] < 0 else fewer
+        if not hint:
+            continue
+        ex = _HINT_EXAMPLES_ZH.get(name) or _examples(profile, name, "、")
+        if "{ex}" in hint and not ex:
+            continue
         out.append(hint.format(ex=ex))
     return out
