@@ -1133,3 +1133,11 @@ def test_a_parallel_structure_in_other_words_is_no_loop() -> None:
     assert select.repeats("流行歌曲认为认为认为认为认为认为。", source, "zh")  # more often than any word of the source
     assert not select.repeats("Some think it art, some think it noise, some think it good.",
                               "Some say it's art, some say it's noise, some say it's good.", "en")  # fmt: skip
+
+
+def test_chinese_titles_and_end_marks_added_around_a_rewrite_are_removed() -> None:
+    source = "孩子长大一点了，就会从父母那里学到学校没有教的做人的道理。"
+    draft = "【孩子成长】\n\n孩子长大一点了，他们就会从父母那里学到学校没有教的做人的道理。\n\n【结束】"  # the 1.5B
+    assert select.strip_added_markup(draft, source) == "孩子长大一点了，他们就会从父母那里学到学校没有教的做人的道理。"
+    assert select.strip_added_markup("正文\n\n" + source, source) == source
+    assert select.strip_added_markup("【通知】\n会议推迟。", "【通知】\n会议延期。") == "【通知】\n会议推迟。"  # the source's own

@@ -616,6 +616,8 @@ def choose(scored: list[Scored], floor: float | None = None) -> int:
 
 _LABEL = re.compile(
     r"^\s*(?:#{1,6}\s.*|[^\n]{0,60}[:：]\s*|(?:-{3,}|\*{3,}|_{3,})\s*"
+    # a title in black lenticular brackets, or "正文" ("body text"), on a line of its own (the 1.5B, zh-official)
+    r"|【[^】\n]{1,30}】\s*|正文\s*"
     r"|(?i:here(?:'s| is| are)\b|[^\n]{0,120}\b(?:rewritten|rewrite|version)\b)[^\n]{0,200}[:：]\s*"
     # a title naming the rewrite, without a full stop ("Academic Style Rewrite", "Formal version")
     r"|(?i:(?:\w+[ \t]+){0,3}(?:style[ \t]+)?(?:rewrite|rewritten|version|style)(?:[ \t]+\w+){0,2})\s*)$"
@@ -705,7 +707,14 @@ def strip_added_markup(draft: str, source: str) -> str:
         lines = lines[:start]
         while len(lines) > 1 and (not lines[-1].strip() or re.fullmatch(r"\s*(?:-{3,}|\*{3,}|_{3,})\s*", lines[-1])):
             lines.pop()
+    while len(lines) > 1 and (
+        not lines[-1].strip() or (_CLOSING_LABEL.fullmatch(lines[-1]) and lines[-1].strip() not in source)
+    ):
+        lines.pop()  # "【结束】" ("the end")
     return "\n".join(lines).strip() or draft
+
+
+_CLOSING_LABEL = re.compile(r"\s*【[^】\n]{1,30}】\s*")
 
 
 # --- mechanical edits ---------------------------------------------------------------------------------------------
