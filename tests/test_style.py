@@ -1141,3 +1141,14 @@ def test_chinese_titles_and_end_marks_added_around_a_rewrite_are_removed() -> No
     assert select.strip_added_markup(draft, source) == "孩子长大一点了，他们就会从父母那里学到学校没有教的做人的道理。"
     assert select.strip_added_markup("正文\n\n" + source, source) == source
     assert select.strip_added_markup("【通知】\n会议推迟。", "【通知】\n会议延期。") == "【通知】\n会议推迟。"  # the source's own
+
+
+def test_two_writers_saving_one_style_at_once_both_succeed() -> None:
+    # two bench runs started together saved "shakespeare" at once and one died on the other's .tmp file
+    from concurrent.futures import ThreadPoolExecutor
+
+    chatty = P.learn("chatty", CHATTY)
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: store.save(chatty, force=True), range(40)))
+    assert len(set(paths)) == 1 and store.load("chatty", "en").name == "chatty"
+    assert not list(paths[0].parent.glob("*.tmp"))  # no temporary file left behind

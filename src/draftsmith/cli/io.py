@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from draftsmith.errors import InputError
+from draftsmith.files import write_atomic
+
+__all__ = ["read_input", "write_atomic"]
 
 
 def read_input(path: Path | None, max_chars: int, what: str = "input") -> str:
@@ -53,20 +54,3 @@ def decode(data: bytes, source: str, max_chars: int) -> str:
     if len(data_text) > max_chars:
         raise InputError(f"{source} is too large ({len(data_text):,} characters; the limit is {max_chars:,})")
     return data_text
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves either the old or the new file, never half."""
-    directory = path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from draftsmith.errors import InputError
+from draftsmith.files import write_atomic
 from draftsmith.languages import LANGUAGES, check_language, detect_language, language_name
 
 Split = Literal["train", "val", "test"]
@@ -302,7 +302,7 @@ def write_dataset(
     """Write train/val/test JSONL and manifest.json into ``out`` (each file replaced atomically)."""
     out.mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
-        _write_atomic(
+        write_atomic(
             out / f"{name}.jsonl", "".join(ex.model_dump_json(exclude_none=True) + "\n" for ex in splits[name])
         )
     counts = {name: dict(Counter(ex.task for ex in splits[name])) for name in SPLITS}
@@ -315,14 +315,8 @@ def write_dataset(
         fractions={"val": fractions[0], "test": fractions[1]},
         skipped=skipped or {},
     )
-    _write_atomic(out / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
+    write_atomic(out / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
     return manifest
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def load_manifest(directory: Path) -> Manifest:

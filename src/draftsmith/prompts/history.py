@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from draftsmith.errors import TemplateError
+from draftsmith.files import write_atomic
 from draftsmith.prompts.registry import get_template, user_template_dir
 from draftsmith.prompts.template import BUILTIN_DIR, SUFFIX, parse_template
 
@@ -45,9 +45,7 @@ def _sha(text: str) -> str:
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def _index(name: str) -> list[Version]:

@@ -6,7 +6,6 @@ from its examples in the language asked for, once per file version.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from draftsmith import config
 from draftsmith.errors import InputError
+from draftsmith.files import write_atomic
 from draftsmith.languages import LANGUAGES, detect_language
 from draftsmith.style.profile import MIN_TEXTS, StyleProfile, learn, text_language
 
@@ -46,9 +46,7 @@ def save(profile: StyleProfile, *, force: bool = False) -> Path:
     directory = styles_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{profile.name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(profile.model_dump_json(indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, profile.model_dump_json(indent=1))
     (directory / f"{profile.name}.yaml").unlink(missing_ok=True)  # a user preset of that name is replaced too
     return path
 
