@@ -1140,6 +1140,10 @@ def test_chinese_titles_and_end_marks_added_around_a_rewrite_are_removed() -> No
     draft = "【孩子成长】\n\n孩子长大一点了，他们就会从父母那里学到学校没有教的做人的道理。\n\n【结束】"  # the 1.5B
     assert select.strip_added_markup(draft, source) == "孩子长大一点了，他们就会从父母那里学到学校没有教的做人的道理。"
     assert select.strip_added_markup("正文\n\n" + source, source) == source
+    assert select.strip_added_markup(source + "\n\n（结束）", source) == source
+    assert select.strip_added_markup(source + "\n（注：我很喜欢）", source).endswith(
+        "（注：我很喜欢）"
+    )  # not an end mark
     notice = "【通知】\n会议推迟。"
     assert select.strip_added_markup(notice, "【通知】\n会议延期。") == notice  # the source has the title
 

@@ -716,7 +716,8 @@ def strip_added_markup(draft: str, source: str) -> str:
     return "\n".join(lines).strip() or draft
 
 
-_CLOSING_LABEL = re.compile(r"\s*【[^】\n]{1,30}】\s*")
+# 【结束】, and the short end marks in brackets the 1.5B also wrote: （结束）, (完), 【完】
+_CLOSING_LABEL = re.compile(r"\s*(?:【[^】\n]{1,30}】|[（(](?:全文)?(?:结束|完)[）)])\s*")
 
 
 # --- mechanical edits ---------------------------------------------------------------------------------------------
