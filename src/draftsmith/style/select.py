@@ -564,7 +564,8 @@ def repeats(text: str, source: str, lang: str) -> bool:
     # A parallel structure the source has may be kept in other words: "有的人说…，有的人说…，有的人说…" as
     # "有人认为…" three times (the 1.5B, zh-official) is no loop. So a word is said over and over only when it is
     # also said more often than the source says any of its content words.
-    most = max((c for w, c in have.items() if w in _content_units(source, lang)), default=0)
+    source_content = _content_units(source, lang)
+    most = max((c for w, c in have.items() if w in source_content), default=0)
     return any(c > 2 * have[w] + 2 and c > most for w, c in words.items())
 
 
