@@ -169,11 +169,12 @@ _HINT_EXAMPLES = {
     "intensifiers": "really, so, totally, amazing",
 }
 _SENTENCES = {"sent_len", "short_sent", "long_sent"}
-# Contractions per 100 words at most which a style writes every one out (the same as ``select.EXPAND_BELOW``, where
-# rewrite's mechanical edits write them out): above it, a text with more than the style is told to use fewer. Casual
-# (8.1 per 100 words) told a text of 13 to "write out every contraction", against its own description.
-_WRITES_OUT = 0.3
-_CONTRACTS = 3.0  # ... and at least which it contracts the common ones (``select.CONTRACT_ABOVE``): no hint to cut them
+# Contractions per 100 words in a style (its texts' mean) at least which rewrite's mechanical edits contract the common
+# ones (``select.mechanical_edits``) and no hint asks to cut them, and at most which the edits write every one out
+# and the hint says so; in between, a text with more than the style is told to use fewer. (Casual, 8.1 per 100 words,
+# told a text of 13 to "write out every contraction", against its own description.)
+CONTRACT_ABOVE = 3.0
+EXPAND_BELOW = 0.3
 
 
 # Chinese: (more, fewer). Examples are fixed where the profile's markers could add content (评论区, 打卡, 避雷 say
@@ -234,9 +235,9 @@ def rewrite_hints(profile: StyleProfile, mine: dict[str, float], z: dict[str, fl
         seen.add(key)
         more, fewer = _HINTS[name]
         hint = more if z[name] < 0 else fewer
-        if name == "contractions" and z[name] > 0 and profile.features[name].mean > _WRITES_OUT:
+        if name == "contractions" and z[name] > 0 and profile.features[name].mean > EXPAND_BELOW:
             # the style has some: "write out every one" would overshoot it; one that contracts freely gets none
-            hint = "Use fewer contractions." if profile.features[name].mean < _CONTRACTS else None
+            hint = "Use fewer contractions." if profile.features[name].mean < CONTRACT_ABOVE else None
         if not hint:
             continue
         ex = (
@@ -257,12 +258,10 @@ def _rewrite_hints_zh(profile: StyleProfile, mine: dict[str, float], z: dict[str
         if len(out) >= top:
             break
         if name in _SENTENCES_ZH:
-            target, now = (
-                (profile.features["sent_len"].mean if "sent_len" in profile.features else None),
-                mine.get("sent_len"),
-            )
-            if "sentences" in seen or target is None or now is None or abs(now - target) < 4:
+            stat, now = profile.features.get("sent_len"), mine.get("sent_len")
+            if "sentences" in seen or stat is None or now is None or abs(now - stat.mean) < 4:
                 continue
+            target = stat.mean
             seen.add("sentences")
             how = "把长句拆成短句" if now > target else "把短句连成长句"
             out.append(f"这种风格的句子平均约 {target:.0f} 字，这段约 {now:.0f} 字：{how}。")

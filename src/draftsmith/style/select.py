@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from draftsmith.errors import DraftsmithError
 from draftsmith.style import features as F
 from draftsmith.style import profile as P
+from draftsmith.style.rules import CONTRACT_ABOVE, EXPAND_BELOW  # how much a style contracts: its mechanical edits
 
 # Drafts per piece. Measured on bench/style_transfer.py inputs with the 0.5B model (16 inputs × 4 drafts, three
 # styles): the share of inputs where no draft keeps the content fell from 25% (1 draft) to 6% (3) and 0% (4); the
@@ -62,8 +63,6 @@ LENGTH_RATIO = (0.5, 2.0)  # words of a rewrite candidate / words of the source
 # as written: on so few words the adherence score cannot tell drafts apart, and drafting it N times only adds delay.
 MIN_SCORED = {"en": 8, "zh": 12}
 COVERAGE_FLOOR = 0.4  # share of each source sentence's content words (Chinese: characters) a candidate keeps
-CONTRACT_ABOVE = 3.0  # contractions per 100 words in the style: contract the common ones
-EXPAND_BELOW = 0.3  # ... at most this: write them out
 EXCLAIM_BELOW = 0.5  # % of the style's sentences that end in "!" (its texts' mean): at most this, none do
 
 
