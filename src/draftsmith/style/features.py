@@ -214,6 +214,50 @@ def en_words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _EN_WORD.findall(text)]
 
 
+# A contraction is measured as the words it stands for ("you're": you + are, "don't": do + not), so that
+# contracting a text changes its contraction rate and little else: counted as one word, "you're" hid a pronoun,
+# "it's" two function words, and words looked longer. "'s" is written out as "is" only after a pronoun or a
+# question word; after a noun it may be a possessive ("Olivia's servants") or not ("the library's closed"), which
+# only a parser could tell, so such a word stays whole (and counts as a contraction, as it always has). "'d" is read
+# as "would".
+_CLITIC = re.compile(r"^([a-z]+)'(s|t|re|ve|ll|d|m)$")
+_CLITIC_WORD = {"re": "are", "ve": "have", "ll": "will", "d": "would", "m": "am"}
+_NOT_HOST = {"can": "can", "won": "will", "shan": "shall", "ain": "is"}  # can't, won't, shan't, ain't
+_IS_HOST = _words("it he she that what there here who where how when why this everything nothing somebody")
+
+
+def expand_contraction(word: str) -> tuple[str, ...]:
+    """The words a (lower-case) contraction stands for; the word itself when it is none of the regular ones."""
+    m = _CLITIC.match(word)
+    if not m:
+        return (word,)
+    host, tail = m.groups()
+    if tail == "t":
+        if not host.endswith("n") or len(host) < 3:  # Shakespeare's "is't", "on't": left as they are
+            return (word,)
+        return (_NOT_HOST.get(host, host[:-1]), "not")
+    if tail == "s":
+        if host == "let":
+            return ("let", "us")
+        return (host, "is") if host in _IS_HOST else (word,)
+    return (host, _CLITIC_WORD[tail])
+
+
+def is_contraction(word: str) -> bool:
+    """A contracted form (lower case): "don't", "it's", "'tis", "o'", and a noun's "'s" (see above)."""
+    return bool(_CONTRACTION.search(word))
+
+
+def _shown_contraction(word: str) -> bool:
+    """A contraction to show a writer as an example: not a noun's "'s", which is most often a possessive."""
+    return is_contraction(word) and (len(expand_contraction(word)) > 1 or not word.endswith("'s"))
+
+
+def en_tokens(text: str) -> list[str]:
+    """``en_words`` with each contraction written out: the words the style features count."""
+    return [part for w in en_words(text) for part in expand_contraction(w)]
+
+
 def zh_units(text: str) -> int:
     """Length of Chinese text: CJK characters plus Latin words and numbers."""
     return len(_CJK_CHAR.findall(text)) + len(re.findall(r"[A-Za-z0-9]+", text))
@@ -270,12 +314,13 @@ def extract(text: str, lang: str) -> dict[str, float]:
 
 
 def _extract_en(text: str) -> dict[str, float]:
-    words = en_words(text)
+    surface = en_words(text)
+    words = [part for w in surface for part in expand_contraction(w)]
     n = len(words)
     if not n:
         return {}
     sents = sentences(text, "en")
-    out = _sentence_shape([max(1, len(en_words(s))) for s in sents], 8, 25)
+    out = _sentence_shape([max(1, len(en_tokens(s))) for s in sents], 8, 25)
     per = 100.0 / n
     counts = Counter(words)
     out["word_len"] = sum(len(w.replace("'", "")) for w in words) / n
@@ -283,7 +328,7 @@ def _extract_en(text: str) -> dict[str, float]:
     m = mattr(words)
     if m is not None:
         out["mattr"] = m
-    out["contractions"] = per * sum(c for w, c in counts.items() if _CONTRACTION.search(w))
+    out["contractions"] = per * sum(is_contraction(w) for w in surface)
     out["first_person"] = per * sum(counts[w] for w in _FIRST_SG)
     out["first_plural"] = per * sum(counts[w] for w in _FIRST_PL)
     out["second_person"] = per * sum(counts[w] for w in _SECOND)
@@ -408,7 +453,7 @@ def marker_words(text: str, lang: str, limit: int = 6) -> dict[str, list[str]]:
     else:
         words = en_words(text)
         found["archaic"] = Counter(w for w in words if is_archaic(w))
-        found["contractions"] = Counter(w for w in words if _CONTRACTION.search(w))
+        found["contractions"] = Counter(w for w in words if _shown_contraction(w))
         found["hedges"] = _hedges(text, words)
         found["intensifiers"] = Counter(w for w in words if w in _INTENSIFIERS)
         found["connectives"] = Counter(w for w in words if w in _CONNECTIVES)

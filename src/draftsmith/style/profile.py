@@ -76,7 +76,9 @@ class StyleProfile(BaseModel):
     markers: dict[str, list[str]] = Field(default_factory=dict)
     wording: dict[str, float] = Field(default_factory=dict, description="relative frequencies of its top words")
     created: str | None = None
-    version: int = 1
+    version: int = Field(
+        default=2, description="its feature set (2: an English contraction counts as the words it stands for)"
+    )
 
     def guide(self) -> str:
         return f"{self.description}" + "".join(f"\n- {rule}" for rule in self.rules)

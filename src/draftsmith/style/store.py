@@ -6,6 +6,7 @@ from its examples in the language asked for, once per file version.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -17,6 +18,7 @@ from draftsmith.files import write_atomic
 from draftsmith.languages import LANGUAGES, detect_language
 from draftsmith.style.profile import MIN_TEXTS, StyleProfile, learn, text_language
 
+log = logging.getLogger("draftsmith.style")
 _NAME = re.compile(r"^[^\W_][\w-]{0,63}$")
 
 
@@ -79,6 +81,13 @@ def _read_learned(path: Path, mtime: float) -> StyleProfile:
         raise InputError(f"style file {path} is invalid ({problem}); {again}") from None
     if not profile.features or profile.texts < 1:
         raise InputError(f"style file {path} holds an empty profile (no features measured from sample texts); {again}")
+    if profile.language == "en" and profile.version < 2:
+        log.warning(
+            "style %r was learned before contractions were counted as the words they stand for; its scores are a "
+            "little off until you %s",
+            path.stem,
+            again,
+        )
     return profile
 
 
