@@ -824,6 +824,42 @@ def test_a_draft_that_swaps_who_does_what_to_whom_does_not_keep_the_form() -> No
     assert "you strength" not in result.text
 
 
+def test_a_pronoun_turned_into_another_persons_is_put_back_where_no_verb_depends_on_it() -> None:
+    her = PATH.replace("looked like me", "looked like her").replace("treats me", "treats you")
+    assert select.restore_persons(her, PATH, "en") == PATH
+    reworded = (
+        "Now you're lying on the path. She claimed she'd want someone who looked just like you. Also, she treats "
+        "me better than the other servants."
+    )
+    assert select.restore_persons(reworded, PATH, "en") == reworded.replace("like you", "like me")
+    # a subject is left alone (its verb would have to change), and so is a draft that kept every person
+    assert select.restore_persons("How do you love me?", "How does he love me?", "en") is None
+    assert select.restore_persons("I told her.", "You told her.", "en") is None
+    assert select.restore_persons(PATH.replace("servants", "maids"), PATH, "en") is None
+    # capitals follow the draft; two pronouns in one changed stretch are too free a rewording to tell
+    assert select.restore_persons("Your lord knows it.", "My lord knows it.", "en") == "My lord knows it."
+    assert select.restore_persons("You gave her his book.", "You gave me the book.", "en") is None
+    # Chinese has no agreement: any pronoun; 我们 stays one word, 其他 is none
+    assert select.restore_persons("她说你们很好。", "她说我们很好。", "zh") == "她说我们很好。"
+    assert select.restore_persons("其他人说他很好。", "其他人说我很好。", "zh") == "其他人说我很好。"
+    assert select.restore_persons("其他人都来了。", "他们都来了。", "zh") is None
+
+
+def test_rewrite_takes_a_draft_whose_changed_pronoun_was_put_back() -> None:
+    marketing = store.load("marketing", "en")
+    draft = (
+        "Now, you find yourself on the path.\nShe claimed that if she were interested in someone, it would be "
+        "someone who looked just like you.\nMoreover, she treats you with more respect than the other servants."
+    )
+    fixed = select.restore_persons(draft, PATH, "en")
+    assert fixed is not None and not select.score(draft, marketing, PATH).keeps()
+    scored = select.score(fixed, marketing, PATH)
+    assert scored.keeps() and scored.adherence > select.score(PATH, marketing, PATH).adherence
+    result = rewrite.rewrite(_by_seed([draft]), PATH, style="marketing", seed=0, candidates=2)
+    assert result.text == select.mechanical_edits(fixed, marketing)
+    assert "like me" in result.text and "treats me" in result.text
+
+
 def test_rewrite_never_chooses_a_draft_that_loses_the_question() -> None:
     source = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
     statement = "I have spoken to you. Send your man away. Peter, wait for me at the gate, and you will see."
