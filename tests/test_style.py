@@ -211,6 +211,20 @@ def test_differences_are_sentences_a_writer_understands() -> None:
     assert all(not re.search(r"\d\.\d{3,}", m) for m in messages)  # numbers rounded for people
 
 
+def test_a_few_short_samples_do_not_make_a_common_word_foreign_to_the_style() -> None:
+    casual = store.load("casual")
+    assert casual.length < 400 and "of" not in F.en_tokens(" ".join(get_style("casual").examples))
+    # learned from six texts without an "of", its rate is drawn towards ordinary English (about 2.5 per 100 words)
+    assert 0.5 < casual.features["fw_of"].mean < F.BACKGROUND["en"]["fw_of"] and casual.features["fw_of"].std > 1
+    # a profile learned from many passages keeps its own figures
+    many = P.learn("many", [" ".join(CHATTY)] * 40)
+    assert many.features["fw_of"].mean < min(0.3, casual.features["fw_of"].mean / 3)
+    # what differs most is what moves the score most: sentence shape and word choice, not one "as" or "which"
+    text = "These two people are as identical as two halves of an apple.\nWhich one is Sebastian?\nHow unbelievable!"
+    report = P.adherence(text, casual, top=3)
+    assert report.differences and all(d.group != "function_words" for d in report.differences), report.differences
+
+
 @pytest.mark.skipif(not SHAKESPEARE.is_dir(), reason="needs ../shared/data/shakespeare")
 def test_adherence_tells_shakespeare_from_modern_english() -> None:
     import sys

@@ -40,6 +40,7 @@ CHUNK = {"en": 120, "zh": 220}
 MAX_EXEMPLARS = 24
 WORDING_SIZE = 1500
 Z_SOFT = 2.0
+PRIOR_PASSAGES = 4  # weight of ordinary usage in a function word's learned rate (``_towards``)
 SHORT_POWER = 0.5  # short passages: rates are noisier, so their spread widens by (typical length / length) ** this
 GROUP_WEIGHTS = {
     "sentences": 1.0,
@@ -190,14 +191,29 @@ def statistics(
         if len(loo) >= 2:
             values["wording"] = loo
     stats = {}
+    background = F.BACKGROUND[F.feature_language(lang)]
+    per_passage = sum(F.words(p, lang) for p in passages) / max(len(passages), 1)
     for name, vals in values.items():
         if len(vals) < min(2, len(lengths)):
             continue
         mean = sum(vals) / len(vals)
         std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
-        stats[name] = FeatureStat(mean=mean, std=std, n=len(vals))
+        stat = FeatureStat(mean=mean, std=std, n=len(vals))
+        stats[name] = _towards(stat, background[name], per_passage) if name in background else stat
     n = max(len(lengths), 1)
     return stats, sum(lengths) / n, sum(sents) / n, centroid
+
+
+def _towards(stat: FeatureStat, usual: float, words: float) -> FeatureStat:
+    """A function word's rate as learned from ``stat.n`` passages, drawn towards its ``usual`` rate (per 100 words)
+    as if ``PRIOR_PASSAGES`` more passages of ``words`` words had it at that rate, with the spread such passages
+    would have by chance (a count is Poisson: sd of a rate = sqrt(100 · rate / words)). Many passages keep their
+    own figures; six short casual texts without an "of" no longer make one "of" look 17 spreads away."""
+    k, n = PRIOR_PASSAGES, stat.n
+    chance = 100.0 * usual / max(words, 1.0)
+    mean = (stat.mean * n + usual * k) / (n + k)
+    var = (stat.std**2 * max(n - 1, 0) + chance * k) / (max(n - 1, 0) + k)
+    return FeatureStat(mean=mean, std=math.sqrt(var), n=n)
 
 
 def learn(
@@ -397,9 +413,11 @@ def _differences(
     z: dict[str, float], mine: dict[str, float], theirs: dict[str, float], lang: str, top: int, a: str, b: str
 ) -> list[Difference]:
     spec = F.FEATURES[lang]
+    sizes = Counter(spec[name].group for name in z)
 
-    def weight(name: str) -> float:
-        return abs(z[name]) * (0.7 if spec[name].group == "function_words" else 1.0)
+    def weight(name: str) -> float:  # what the feature adds to the distance (``_distance``): what moves the score
+        group = spec[name].group
+        return penalty(z[name]) * GROUP_WEIGHTS[group] / sizes[group]
 
     ranked = sorted((n for n in z if abs(z[n]) >= 1.0), key=weight, reverse=True)[:top]
     return [
