@@ -859,6 +859,28 @@ def test_a_pronoun_turned_into_another_persons_is_put_back_where_no_verb_depends
     assert select.restore_persons("其他人都来了。", "他们都来了。", "zh") is None
 
 
+def test_a_number_the_draft_changed_is_put_back_as_the_source_wrote_it() -> None:
+    source = TEETH.replace("She's not fourteen.", "On Lammas Eve she'll be fourteen.")
+    four = "I would bet four of my own teeth, but, sadly, I only have four teeth.\nOn Lammas Eve she will be four."
+    fixed = select.restore_numbers(four, source, "en")
+    assert fixed == "I would bet fourteen of my own teeth, but, sadly, I only have four teeth.\nOn Lammas Eve she " \
+        "will be fourteen."  # fmt: skip
+    assert select.keeps_numbers(fixed, source, "en") and not select.keeps_numbers(four, source, "en")
+    # written another way is no change; a number dropped or said in words ("a whole stack") is none to put back
+    assert select.restore_numbers("I'd bet 14 of my own teeth, but I only have 4.", TEETH, "en") is None
+    stack = "I'd bet a whole stack of my own teeth, but, sadly, I only have four teeth. She's not fourteen."
+    assert select.restore_numbers(stack, TEETH, "en") is None
+    assert select.restore_numbers("共有三个人参加，他十分高兴。", "共有十三个人参加，他十分高兴。", "zh") == (
+        "共有十三个人参加，他十分高兴。"
+    )
+    # in rewrite: the repaired draft is a candidate, so its rewording can win
+    marketing = store.load("marketing", "en")
+    better = "I'd bet fourteen of my own teeth! Sorry to say, I only have four. She's not four!"
+    result = rewrite.rewrite(_by_seed([better]), TEETH, style="marketing", seed=0, candidates=2).text
+    assert select.keeps_numbers(result, TEETH, "en") and "not fourteen" in result
+    assert result == select.mechanical_edits(better.replace("not four", "not fourteen"), marketing)
+
+
 def test_rewrite_takes_a_draft_whose_changed_pronoun_was_put_back() -> None:
     marketing = store.load("marketing", "en")
     draft = (
@@ -941,9 +963,11 @@ def test_a_draft_that_says_things_over_and_over_does_not_keep_the_content() -> N
 
 
 def test_rewrite_never_chooses_a_draft_that_changes_a_number() -> None:
-    four = "I bet fourteen of my own teeth, but, sadly, I only have four teeth. She is not four!"
+    # "fourteen" → "four or five": too free a change for restore_numbers to put right (two numbers for one)
+    four = "I bet fourteen of my own teeth, but, sadly, I only have four teeth. She is not four or five!"
     kept = "I would bet 14 of my teeth; sadly, I only have four teeth. She is not fourteen!"
     marketing = store.load("marketing", "en")
+    assert select.restore_numbers(four, TEETH, "en") is None
     assert select.score(four, marketing, TEETH).adherence >= select.score(kept, marketing, TEETH).adherence
     result = rewrite.rewrite(_by_seed([four, kept]), TEETH, style="marketing", seed=0, candidates=2)
     assert result.text != four

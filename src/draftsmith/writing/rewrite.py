@@ -188,18 +188,21 @@ def _best_of(
 
 def _patched(drafts: list[str], piece: str, plain: str, profile: StyleProfile) -> list[str]:
     """``drafts``, each followed by its repairs, so the sentences it did restyle can still be chosen: the draft with
-    the pronouns it turned into another person's put back (``select.restore_persons``), and the draft (so repaired)
-    with the sentences of ``piece`` it left out put back as written (``select.patch``); each with the style's
-    mechanical edits. A repair that is only ``plain`` (the piece, mechanically edited) is no draft."""
+    the pronouns it turned into another person's and the numbers it changed put back (``select.restore_persons``,
+    ``select.restore_numbers``), and the draft (so repaired) with the sentences of ``piece`` it left out put back as
+    written (``select.patch``); each with the style's mechanical edits. A repair that is only ``plain`` (the piece,
+    mechanically edited) is no draft."""
     out: list[str] = []
     for draft in drafts:
         out.append(draft)
-        restored = select.restore_persons(draft, piece, profile.language)
-        if restored is not None:
+        restored = draft
+        for restore in (select.restore_persons, select.restore_numbers):
+            restored = restore(restored, piece, profile.language) or restored
+        if restored != draft:
             restored = select.mechanical_edits(restored, profile)
             if restored not in out and restored != plain:
                 out.append(restored)
-        fixed = select.patch(restored or draft, piece, profile.language)
+        fixed = select.patch(restored, piece, profile.language)
         if fixed is not None:
             fixed = select.mechanical_edits(fixed, profile)
             if fixed not in out and fixed != plain:
