@@ -291,14 +291,14 @@ def test_a_corrupt_profile_file_is_an_input_error(draftsmith_home: Path) -> None
         store.load("broken")
 
 
-def test_an_english_profile_learned_with_the_old_feature_set_still_loads_with_a_warning(
+def test_a_profile_learned_with_the_old_feature_set_still_loads_with_a_warning(
     chatty: P.StyleProfile, draftsmith_home: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = draftsmith_home / "data" / "styles" / "chatty.json"
     path.write_text(chatty.model_copy(update={"version": 1}).model_dump_json(), encoding="utf-8")
     with caplog.at_level("WARNING", logger="draftsmith.style"):
         assert store.load("chatty").version == 1
-    assert "learned before contractions" in caplog.text and "style learn chatty" in caplog.text
+    assert "older feature set" in caplog.text and "style learn chatty" in caplog.text
     caplog.clear()
     store.save(chatty, force=True)
     with caplog.at_level("WARNING", logger="draftsmith.style"):

@@ -78,7 +78,9 @@ class StyleProfile(BaseModel):
     wording: dict[str, float] = Field(default_factory=dict, description="relative frequencies of its top words")
     created: str | None = None
     version: int = Field(
-        default=2, description="its feature set (2: an English contraction counts as the words it stands for)"
+        default=2,
+        description="its feature set (2: an English contraction counts as the words it stands for; function-word "
+        "rates drawn towards ordinary usage)",
     )
 
     def guide(self) -> str:

@@ -81,10 +81,11 @@ def _read_learned(path: Path, mtime: float) -> StyleProfile:
         raise InputError(f"style file {path} is invalid ({problem}); {again}") from None
     if not profile.features or profile.texts < 1:
         raise InputError(f"style file {path} holds an empty profile (no features measured from sample texts); {again}")
-    if profile.language == "en" and profile.version < 2:
+    if profile.version < 2:
         log.warning(
-            "style %r was learned before contractions were counted as the words they stand for; its scores are a "
-            "little off until you %s",
+            "style %r was learned with an older feature set (before contractions were counted as the words they "
+            "stand for and function-word rates were drawn towards ordinary usage); its scores are a little off "
+            "until you %s",
             path.stem,
             again,
         )
