@@ -37,6 +37,7 @@ import difflib
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from draftsmith.errors import DraftsmithError
@@ -357,7 +358,9 @@ def restore_persons(draft: str, source: str, lang: str) -> str | None:
     return _restore(draft, source, _WORD_ZH if zh else _WORD_EN, table.__contains__, put_back)
 
 
-def _restore(draft: str, source: str, token: re.Pattern[str], kind, put_back) -> str | None:
+def _restore(
+    draft: str, source: str, token: re.Pattern[str], kind: Callable[[str], bool], put_back: Callable[[str, str], bool]
+) -> str | None:
     """``draft`` with each word of a ``kind`` that stands where ``source`` has another of that kind put back as in
     ``source`` when ``put_back(source word, draft word)`` (both lower case): the texts are aligned by ``token``
     (difflib), and a changed stretch counts when it holds exactly one such word on each side. None: nothing to do."""
