@@ -172,6 +172,8 @@ def test_learned_profile_has_rules_exemplars_and_features() -> None:
     profile = P.learn("chatty", CHATTY)
     assert profile.language == "en" and profile.texts == 5
     assert any("contractions" in rule.lower() for rule in profile.rules)
+    contract = next(rule for rule in profile.rules if rule.startswith("Use contractions freely"))
+    assert "I'm" in contract and "i'm" not in contract  # the examples as a writer writes them
     assert profile.exemplars and all(e.strip() in " ".join(CHATTY) for e in profile.exemplars)
     assert profile.features["contractions"].mean > 3
 

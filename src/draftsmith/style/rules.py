@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from draftsmith.style.features import Feature
@@ -66,8 +67,8 @@ def _m(profile: StyleProfile, name: str) -> float | None:
 
 
 def _examples(profile: StyleProfile, key: str, sep: str = ", ") -> str:
-    words = profile.markers.get(key, [])[:5]
-    return sep.join(words)
+    words = profile.markers.get(key, [])[:5]  # lower case as counted: "I" written as a writer would ("I'm")
+    return sep.join(re.sub(r"^i\b", "I", w) if profile.language == "en" else w for w in words)
 
 
 def derive_rules(profile: StyleProfile) -> list[str]:
