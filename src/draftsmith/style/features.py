@@ -278,7 +278,11 @@ def _shown_contraction(word: str) -> bool:
 
 def en_tokens(text: str) -> list[str]:
     """``en_words`` with each contraction written out: the words the style features count."""
-    return [part for w in en_words(text) for part in expand_contraction(w)]
+    return written_out(en_words(text))
+
+
+def written_out(words: list[str]) -> list[str]:
+    return [part for w in words for part in expand_contraction(w)]
 
 
 def words(text: str, lang: str) -> int:
@@ -343,7 +347,7 @@ def extract(text: str, lang: str) -> dict[str, float]:
 
 def _extract_en(text: str) -> dict[str, float]:
     surface = en_words(text)
-    words = [part for w in surface for part in expand_contraction(w)]
+    words = written_out(surface)
     n = len(words)
     if not n:
         return {}

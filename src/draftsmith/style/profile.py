@@ -160,13 +160,14 @@ def statistics(
     wording centroid (relative frequencies of the most frequent words) and the similarity to it that passages
     get when their own sample text is left out (``sources[i]``: which sample passage ``i`` comes from)."""
     values: dict[str, list[float]] = {}
-    lengths, sents, counts, origin = [], [], [], []
+    lengths, sents, counts, origin, words = [], [], [], [], []
     sources = list(sources) if sources is not None else list(range(len(passages)))
     for passage, source in zip(passages, sources, strict=True):
         feats = F.extract(passage, lang)
         if not feats:
             continue
         lengths.append(F.length(passage, lang))
+        words.append(F.words(passage, lang))
         sents.append(len(F.sentences(passage, lang)) or 1)
         counts.append(F.word_windows(passage, lang))
         origin.append(source)
@@ -194,7 +195,7 @@ def statistics(
             values["wording"] = loo
     stats = {}
     background = F.BACKGROUND[F.feature_language(lang)]
-    per_passage = sum(F.words(p, lang) for p in passages) / max(len(passages), 1)
+    per_passage = sum(words) / max(len(words), 1)
     for name, vals in values.items():
         if len(vals) < min(2, len(lengths)):
             continue

@@ -607,7 +607,7 @@ def keeps_numbers(text: str, source: str, lang: str) -> bool:
     return have[1.0] <= want[1.0] + want_one and want[1.0] <= have[1.0] + have_one
 
 
-_NUMBER_WORD_EN = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z]+(?:['’][A-Za-z]+)*")
+_NUMBER_WORD_EN = re.compile(r"\d+(?:[.,]\d+)*|" + _WORD_EN.pattern)
 _NUMBER_WORD_ZH = re.compile(_NUMBER_ZH.pattern + r"|\S")
 
 
