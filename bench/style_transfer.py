@@ -42,8 +42,8 @@ so cutting text does not count as a gain. Beside the gain share, ``already_typic
 mean number of drafts drawn per input and ``warned`` the share of rewrites that said they could not move the text
 towards the style. Rewrites use the operation's own temperature (0.7) with a fixed seed, so runs repeat, and its own
 best-of-n (``--candidates``, default the operation's: drafts chosen by adherence with a content check, a second, bolder
-round when none gains; ``--no-retry`` leaves that round out; see ``draftsmith.style.select`` and
-``draftsmith.writing.rewrite``).
+round when none gains, then one sentence at a time when that round does not either; ``--no-retry`` leaves both out;
+see ``draftsmith.style.select`` and ``draftsmith.writing.rewrite``).
 
 Choosing drafts by the same adherence score the bench measures is partly self-fulfilling: out of 4–8 drafts, one
 is likely to score higher by chance. So each style also reports ``first_draft_gain_share`` (and
@@ -352,7 +352,9 @@ def main() -> int:
     ap.add_argument(
         "--cached-only", action="store_true", help="with --cache: report only the rewrites already there (n may drop)"
     )
-    ap.add_argument("--no-retry", action="store_true", help="no second, bolder round of drafts (ablation)")
+    ap.add_argument(
+        "--no-retry", action="store_true", help="no second, bolder round of drafts, nor sentence by sentence (ablation)"
+    )
     ap.add_argument("--seed", type=int, default=0, help="sampling seed of the first draft (default 0)")
     ap.add_argument(
         "--threads",

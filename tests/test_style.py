@@ -620,9 +620,10 @@ def test_no_second_round_when_the_first_gains_or_retry_is_off() -> None:
 def test_a_rewrite_that_cannot_move_the_text_towards_the_style_says_so() -> None:
     model = FakeModel(FORMAL_NOTE)  # never anything but the text itself (literary neither adds nor drops "it's")
     result = rewrite.rewrite(model, FORMAL_NOTE, style="literary", seed=0, candidates=2)
-    assert len(model.calls) == 4 and result.text == FORMAL_NOTE
+    # two rounds of two drafts, then two drafts of each of its three sentences (each answered with the whole note)
+    assert len(model.calls) == 4 + 3 * select.SENTENCE_DRAFTS and result.text == FORMAL_NOTE
     shift = result.style_adherence
-    assert shift is not None and shift.after == shift.before and shift.drafts == 4
+    assert shift is not None and shift.after == shift.before and shift.drafts == 4 + 3 * select.SENTENCE_DRAFTS
     assert len(result.warnings) == 1
     assert re.match(
         r"the rewrite did not move the text towards the style 'literary' \(adherence 0\.\d\d before", result.warnings[0]
@@ -636,7 +637,7 @@ def test_a_rewrite_that_cannot_move_the_text_towards_the_style_says_so() -> None
 def test_when_no_draft_keeps_the_content_the_text_stays_as_written() -> None:
     model = FakeModel("Hey, it's raining so we're staying in.")  # loses two sentences of three, every time
     result = rewrite.rewrite(model, CASUAL_NOTE, style="formal", seed=0, candidates=2)
-    assert len(model.calls) == 4
+    assert len(model.calls) == 4 + 3 * select.SENTENCE_DRAFTS  # and sentence by sentence, it is the first one
     assert result.text == select.mechanical_edits(CASUAL_NOTE, store.load("formal", "en"))  # "it is", "do not"
     assert result.warnings[0] == (
         "no draft kept the content of 1 of 1 piece(s); they are left as written (with only the style's mechanical "
@@ -652,10 +653,58 @@ def test_a_draft_less_in_style_than_the_text_is_not_returned() -> None:
     assert select.score(draft, formal, source=FORMAL_NOTE).adherence < P.adherence(FORMAL_NOTE, formal).score
     model = FakeModel(draft)
     result = rewrite.rewrite(model, FORMAL_NOTE, style="formal", seed=0, candidates=2)
-    assert len(model.calls) == 4 and result.text == FORMAL_NOTE
+    assert len(model.calls) == 4 + 3 * select.SENTENCE_DRAFTS and result.text == FORMAL_NOTE
     assert result.warnings and result.warnings[0].startswith("the rewrite did not move the text towards the style")
     # a draft that gains is still taken
     assert rewrite.rewrite(FakeModel(FORMAL_NOTE), CASUAL_NOTE, style="formal", candidates=2).text == FORMAL_NOTE
+
+
+def test_a_piece_no_draft_restyles_whole_is_restyled_sentence_by_sentence() -> None:
+    formal = {  # what the model makes of each sentence of CASUAL_NOTE alone
+        "Hey, it's raining so we're staying in.": "It is raining, and so we are staying indoors.",
+        "Don't worry, I'm fine!": "Please do not be concerned; I am well. I hope this helps!",  # adds a sentence
+        "The library's closed till ten anyway.": "In any case, the library remains closed until ten.",
+    }
+    asked: list[str] = []
+
+    def responder(messages, params):
+        text = messages[-1].content.split("Text:\n", 1)[1].split("\n\nNow rewrite it", 1)[0].strip()
+        asked.append(text)
+        return formal.get(text, "Hey, it's raining so we're staying in.")  # the whole: loses two sentences of three
+
+    model = FakeModel(responder)
+    result = rewrite.rewrite(model, CASUAL_NOTE, style="formal", seed=0, candidates=2)
+    assert asked[:4] == [CASUAL_NOTE] * 4
+    assert asked[4:] == [s for s in formal for _ in range(select.SENTENCE_DRAFTS)]  # in order, each alone
+    style = store.load("formal", "en")
+    kept = select.mechanical_edits("Don't worry, I'm fine!", style)  # its draft said more: not taken
+    assert result.text == f"It is raining, and so we are staying indoors. {kept} In any case, the library " + (
+        "remains closed until ten."
+    )
+    shift = result.style_adherence
+    assert shift.after > select.score(select.mechanical_edits(CASUAL_NOTE, style), style, source=CASUAL_NOTE).adherence
+    assert shift.drafts == 4 + 3 * select.SENTENCE_DRAFTS and not result.warnings
+    # a draft of a sentence that loses its content is not taken either, although the piece would keep enough of it
+    formal["The library's closed till ten anyway."] = "In any case, it remains so."
+    text = rewrite.rewrite(FakeModel(responder), CASUAL_NOTE, style="formal", seed=0, candidates=2).text
+    assert text.endswith("library's closed till ten anyway.") and text.startswith("It is raining, and so")
+    # one sentence: nothing to do sentence by sentence
+    model = FakeModel("Hey.")
+    rewrite.rewrite(model, "Hey, it's raining so we're staying in all day long.", style="formal", candidates=2)
+    assert len(model.calls) == 4
+
+
+def test_sentence_spans_are_where_the_sentences_stand() -> None:
+    text = 'Now, you lie there.\nShe said "hi." Besides, yes!\n\nWhat?  '
+    spans = F.sentence_spans(text, "en")
+    assert [text[a:b] for a, b in spans] == ["Now, you lie there.", 'She said "hi."', "Besides, yes!", "What?"]
+    zh = "以前粮食总是不够的。因此，“国家开始生产。”\n虽然如此"
+    assert [zh[a:b] for a, b in F.sentence_spans(zh, "zh")] == [
+        "以前粮食总是不够的。",
+        "因此，“国家开始生产。”",
+        "虽然如此",
+    ]
+    assert F.sentence_spans("", "en") == [] and F.sentence_spans(" … ", "en") == []
 
 
 def test_a_rewrite_that_is_only_the_styles_mechanical_edits_says_so() -> None:

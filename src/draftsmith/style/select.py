@@ -67,6 +67,10 @@ LENGTH_RATIO = (0.5, 2.0)  # words of a rewrite candidate / words of the source
 # A rewrite piece shorter than this (words; Chinese: characters), about one short sentence, gets one draft streamed
 # as written: on so few words the adherence score cannot tell drafts apart, and drafting it N times only adds delay.
 MIN_SCORED = {"en": 8, "zh": 12}
+# Rewrite, sentence by sentence (writing/rewrite.py, when no draft of a whole piece keeps its content and gains): a
+# sentence shorter than this (words; Chinese: characters) is left as written ("What?", "好的。").
+MIN_SENTENCE = {"en": 4, "zh": 6}
+SENTENCE_DRAFTS = 2  # drafts of each such sentence
 COVERAGE_FLOOR = 0.4  # share of each source sentence's content words (Chinese: characters) a candidate keeps
 EXCLAIM_BELOW = 0.5  # % of the style's sentences that end in "!" (its texts' mean): at most this, none do
 

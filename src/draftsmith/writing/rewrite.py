@@ -55,7 +55,8 @@ def rewrite(
     (``select.patch``), and the most adherent draft that keeps the content is chosen (``select.choose``);
     ``on_text`` then gets each piece once it is chosen, not token by token. With ``retry``, when no such draft fits
     the style better than the piece itself, as many drafts again are made with a bolder instruction at
-    ``select.RETRY_TEMPERATURE`` and the choice is made over all. When the style can score the language, the result
+    ``select.RETRY_TEMPERATURE`` and the choice is made over all; when none of those does either, the piece is
+    restyled one sentence at a time (``_by_sentence``). When the style can score the language, the result
     carries the adherence before and after (``style_adherence``) and a warning when the rewrite did not move the
     text towards the style. A piece shorter than ``select.MIN_SCORED`` (too short for the score to tell drafts
     apart) gets one draft, streamed as written; so does every piece of a rewrite into another script than the text's
@@ -158,10 +159,11 @@ def _best_of(
 ) -> tuple[str, int, Literal["draft", "edits", "none"]]:
     """The best of ``n`` drafts of one piece (seeds ``params.seed + i``), mechanically edited, by ``select.choose``;
     with ``retry``, ``n`` more (bolder, hotter) when none that keeps the content fits the style better than the
-    piece. When no draft keeps the content, the piece itself with the style's mechanical edits (a rewrite that
-    loses a sentence is worse than none); the same when the best draft that keeps it fits the style no better than
-    that (the small models' only such drafts reword the text and sometimes its meaning, "absolution" → "absolute
-    solution", for no gain; the warning of ``_style_shift`` says so). Returns the text, how many drafts were drawn
+    piece, and then, when none of those does either, the piece restyled sentence by sentence (``_by_sentence``).
+    When no draft keeps the content, the piece itself with the style's mechanical edits (a rewrite that loses a
+    sentence is worse than none); the same when the best draft that keeps it fits the style no better than that (the
+    small models' only such drafts reword the text and sometimes its meaning, "absolution" → "absolute solution",
+    for no gain; the warning of ``_style_shift`` says so). Returns the text, how many drafts were drawn
     and where the text came from: a draft, the piece with only its mechanical edits although a draft kept the
     content ("edits"), or that because none did ("none")."""
     source = select.score(piece, profile, source=piece).adherence
@@ -176,6 +178,12 @@ def _best_of(
         drafts += more
         scored += [select.score(d, profile, source=piece) for d in more]
         n *= 2
+    if retry and not _gains(scored, source):
+        seeds = range(n, n + select.SENTENCE_DRAFTS)
+        by_sentence, drawn = _by_sentence(model, tpl, values, params, piece, profile, plain, tally, seeds)
+        n += drawn
+        if by_sentence is not None:
+            return by_sentence, n, "draft"
     if not drafts:
         return require_output("", model, "rewrite"), n, "none"
     best = select.choose(scored)
@@ -184,6 +192,71 @@ def _best_of(
     if scored[best].adherence <= (source if plain == piece else select.score(plain, profile, source=piece).adherence):
         return plain, n, "edits"  # the best draft fits the style no better than the text: a reworded text for nothing
     return drafts[best], n, "draft"
+
+
+def _by_sentence(
+    model: Model,
+    tpl: Template,
+    values: dict[str, Any],
+    params: GenParams,
+    piece: str,
+    profile: StyleProfile,
+    plain: str,
+    tally: Tally,
+    seeds: range,
+) -> tuple[str | None, int]:
+    """The piece restyled one sentence at a time, when no draft of the whole did it and kept the content: each
+    sentence of ``select.MIN_SENTENCE`` words or more is drafted alone (``seeds``, the bolder instruction, the
+    piece's guide) and must keep its content on its own (``select.Scored.keeps``: chrF, form, persons, numbers) in
+    one sentence (a second one adds something: "Which one is Sebastian? The question pertains to…"). Then, sentence
+    after sentence (twice over, as one draft may pay only once another is in), a draft replaces its sentence when the
+    whole piece, mechanically edited, still keeps the content and fits the style better than so far. A small model
+    that rewrites three lines freely drops or changes one of them; one line at a time it stays close. Returns the
+    piece so restyled (None when no sentence's draft helped) and how many drafts were drawn."""
+    lang = profile.language
+    spans = F.sentence_spans(piece, lang)
+    if len(spans) < 2:
+        return None, 0
+    parts = [piece[: spans[0][0]]]
+    for (start, end), after in zip(spans, [s for s, _ in spans[1:]] + [len(piece)], strict=True):
+        parts += [piece[start:end], piece[end:after]]
+
+    def whole(parts: list[str]) -> select.Scored:
+        return select.score(select.mechanical_edits("".join(parts), profile), profile, source=piece)
+
+    bolder = {**values, "retry": True} if "retry" in tpl.variables else values
+    drawn = 0
+    options: dict[int, list[str]] = {}  # part index -> drafts of that sentence that keep its content on their own
+    for i in range(1, len(parts), 2):
+        sentence = parts[i]
+        if F.length(sentence, lang) < select.MIN_SENTENCE[lang]:
+            continue
+        budget = max(64, int(model.count_tokens(sentence) * 2.5) + 32)
+        short = params.model_copy(update={"max_tokens": budget})
+        drafts = _drafts(model, tpl, {**bolder, "text": sentence}, short, sentence, profile, seeds, tally)
+        drawn += len(seeds)
+        for draft in drafts:
+            for restore in (select.restore_persons, select.restore_numbers):
+                draft = restore(draft, sentence, lang) or draft
+            draft = " ".join(draft.split()) if lang == "en" else "".join(draft.split())  # one line, as it stood
+            # it must keep the sentence's content on its own, and say no more ("I love how playful this is!")
+            if len(F.sentences(draft, lang)) == 1 and select.score(draft, profile, source=sentence).keeps():
+                options.setdefault(i, []).append(draft)
+    best = whole(parts)  # the piece with its mechanical edits
+    edited = best.adherence
+    for _ in range(2):  # a second pass: a sentence's draft may help only once another has been taken
+        before = best.adherence
+        for i, drafts in options.items():
+            for draft in drafts:
+                tried = [*parts[:i], draft, *parts[i + 1 :]]
+                scored = whole(tried)
+                if scored.keeps() and scored.adherence > best.adherence:
+                    best, parts = scored, tried
+        if best.adherence == before:
+            break
+    if best.adherence <= edited or best.text == plain:
+        return None, drawn
+    return best.text, drawn
 
 
 def _patched(drafts: list[str], piece: str, plain: str, profile: StyleProfile) -> list[str]:
