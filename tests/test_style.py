@@ -1221,15 +1221,43 @@ def test_best_of_n_with_the_real_model_picks_the_most_adherent_draft_that_keeps_
     text = "Honestly the new library is awesome. Tons of books, comfy chairs, and it's open till ten. You gotta see it!"
     formal = store.load("formal")
     result = rewrite.rewrite(model, text, style="formal", seed=7, candidates=3)
-    assert len(raw) in (3, 6) and result.style_adherence and result.style_adherence.drafts == len(raw)  # 6: retried
-    drafts = [select.mechanical_edits(select.strip_added_markup(clean_output(r, text), text), formal) for r in raw]
+    assert result.style_adherence and result.style_adherence.drafts == len(raw)
+    whole = raw[:6]  # 6: retried; more: then sentence by sentence (two drafts of each of its three sentences)
+    assert len(raw) in (3, 6, 6 + 3 * select.SENTENCE_DRAFTS)
+    drafts = [select.mechanical_edits(select.strip_added_markup(clean_output(r, text), text), formal) for r in whole]
     scored = [select.score(d, formal, source=text) for d in drafts]
-    assert result.text == drafts[select.choose(scored)]  # the most adherent draft that keeps the content
-    chosen = scored[drafts.index(result.text)]
+    if len(raw) <= 6:
+        assert result.text == drafts[select.choose(scored)]  # the most adherent draft that keeps the content
+    chosen = select.score(result.text, formal, source=text)
     assert chosen.keeps() and "library" in result.text.lower()
     assert not re.search(r"n't\b|'(?:m|re|ll|ve)\b|\bit's\b", result.text.replace("’", "'"), re.I)  # formal
     n = len(F.en_words(text))
     assert P.adherence(result.text, formal, as_length=n).score > P.adherence(text, formal, as_length=n).score
+
+
+@pytest.mark.model
+def test_the_real_model_restyles_a_piece_sentence_by_sentence_line_for_line() -> None:
+    from draftsmith.config import load_settings
+    from draftsmith.models.loader import load_model
+    from draftsmith.prompts.registry import get_template
+    from draftsmith.style.exemplars import style_guide_for
+    from draftsmith.writing.base import Tally, standard_vars, template_params
+
+    model = load_model("qwen2.5-0.5b", load_settings(n_threads=1))
+    formal = store.load("formal", "en")
+    tpl = get_template("rewrite")
+    values = {**standard_vars("en", "formal", None), "style_guide": style_guide_for("formal", PATH, "en"), "text": PATH}
+    params = template_params(tpl, None, seed=0, max_tokens=200)
+    plain = select.mechanical_edits(PATH, formal)
+    out, drawn = rewrite._by_sentence(model, tpl, values, params, PATH, formal, plain, Tally(), range(2))
+    assert drawn == 3 * 2  # two drafts of each of its three lines
+    assert out is not None, "no sentence's draft of the real model fitted the formal style better"
+    lines = out.splitlines()
+    assert len(lines) == 3  # each line restyled in place, on its own line
+    for line, source in zip(lines, PATH.splitlines(), strict=True):
+        assert select.score(line, formal, source=source).keeps(), (line, source)
+    scored = select.score(out, formal, source=PATH)
+    assert scored.keeps() and scored.adherence > select.score(plain, formal, source=PATH).adherence
 
 
 @pytest.mark.model
