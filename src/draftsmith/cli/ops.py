@@ -94,8 +94,9 @@ def rewrite(
         min=1,
         max=8,
         help="Drafts per piece; the one that fits the style best while keeping the content is kept (default "
-        f"{DEFAULT_CANDIDATES}); when none fits better than the text itself, as many again are drawn, more boldly. "
-        "Above 1, each piece is printed once chosen; 1 streams the model's draft as written.",
+        f"{DEFAULT_CANDIDATES}); when none fits better than the text itself, as many again are drawn, more boldly, "
+        "and then each sentence is restyled on its own. Above 1, each piece is printed once chosen; 1 streams the "
+        "model's draft as written.",
     ),
     seed: int = typer.Option(None, "--seed", help="Sampling seed for repeatable rewrites."),
     lang: str = LangOpt,
