@@ -705,6 +705,12 @@ def test_sentence_spans_are_where_the_sentences_stand() -> None:
         "虽然如此",
     ]
     assert F.sentence_spans("", "en") == [] and F.sentence_spans(" … ", "en") == []
+    # sentence by sentence, a rewrite also cuts at line breaks and leaves the Markdown that opens a line as written
+    md = "# The new library\nIt opens at ten. You will love it.\n\n- Tons of books.\n> Comfy chairs"
+    parts = rewrite._sentence_parts(md, "en")
+    assert "".join(parts) == md
+    assert parts[1::2] == ["The new library", "It opens at ten.", "You will love it.", "Tons of books.", "Comfy chairs"]
+    assert rewrite._sentence_parts("", "en") == [""]
 
 
 def test_a_rewrite_that_is_only_the_styles_mechanical_edits_says_so() -> None:

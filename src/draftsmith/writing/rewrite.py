@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from draftsmith.languages import detect_language
@@ -214,12 +215,9 @@ def _by_sentence(
     that rewrites three lines freely drops or changes one of them; one line at a time it stays close. Returns the
     piece so restyled (None when no sentence's draft helped) and how many drafts were drawn."""
     lang = profile.language
-    spans = F.sentence_spans(piece, lang)
-    if len(spans) < 2:
+    parts = _sentence_parts(piece, lang)
+    if len(parts) < 5:  # one sentence: the rounds before drafted it whole
         return None, 0
-    parts = [piece[: spans[0][0]]]
-    for (start, end), after in zip(spans, [s for s, _ in spans[1:]] + [len(piece)], strict=True):
-        parts += [piece[start:end], piece[end:after]]
 
     def whole(parts: list[str]) -> select.Scored:
         return select.score(select.mechanical_edits("".join(parts), profile), profile, source=piece)
@@ -238,7 +236,7 @@ def _by_sentence(
         for draft in drafts:
             for restore in (select.restore_persons, select.restore_numbers):
                 draft = restore(draft, sentence, lang) or draft
-            draft = " ".join(draft.split()) if lang == "en" else "".join(draft.split())  # one line, as it stood
+            draft = " ".join(draft.split()) if lang == "en" else "".join(x.strip() for x in draft.splitlines())
             # it must keep the sentence's content on its own, and say no more ("I love how playful this is!")
             if len(F.sentences(draft, lang)) == 1 and select.score(draft, profile, source=sentence).keeps():
                 options.setdefault(i, []).append(draft)
@@ -257,6 +255,32 @@ def _by_sentence(
     if best.adherence <= edited or best.text == plain:
         return None, drawn
     return best.text, drawn
+
+
+# Markdown that opens a line (a heading's #, a list item's marker, a quote's >): it stays as written, outside the
+# sentence a model is asked to restyle.
+_LINE_MARKUP = re.compile(r"(?:#{1,6}\s+|[-*+]\s+|\d{1,3}[.)]\s+|>\s*)+")
+
+
+def _sentence_parts(piece: str, lang: str) -> list[str]:
+    """``piece`` cut into [gap, sentence, gap, sentence, …, gap]: its sentences (``features.sentence_spans``), each
+    also cut at line breaks (a heading above a paragraph is no part of its first sentence), without the Markdown
+    that opens a line; joined, the parts are ``piece``."""
+    spans: list[tuple[int, int]] = []
+    for start, end in F.sentence_spans(piece, lang):
+        for line in re.finditer(r"[^\n]+", piece[start:end]):
+            a, b = start + line.start(), start + line.end()
+            markup = _LINE_MARKUP.match(piece, a, b)
+            a = markup.end() if markup else a
+            text = piece[a:b]
+            if text.strip() and any(ch.isalnum() for ch in text):
+                spans.append((a + len(text) - len(text.lstrip()), a + len(text.rstrip())))
+    if not spans:
+        return [piece]
+    parts = [piece[: spans[0][0]]]
+    for (start, end), after in zip(spans, [a for a, _ in spans[1:]] + [len(piece)], strict=True):
+        parts += [piece[start:end], piece[end:after]]
+    return parts
 
 
 def _patched(drafts: list[str], piece: str, plain: str, profile: StyleProfile) -> list[str]:
