@@ -472,6 +472,10 @@ def test_contractions_are_written_out_or_made_only_where_clean() -> None:
     assert select.mechanical_edits("It's here.", formal) == "It is here."
     assert select.mechanical_edits("It is here now.", casual) == "It's here now."
     assert select.mechanical_edits("It's here.", store.load("literary", "en")) == "It's here."  # neither extreme
+    # …unless that makes the text fit the style less: casual's wording has "I" often and "I'll" seldom
+    text = 'Has Romeo killed himself?\nJust say "Yes" and I will turn more poisonous than the snake with the evil eye.'
+    assert P.adherence(select.contract(text), casual).score < P.adherence(text, casual).score
+    assert select.mechanical_edits(text, casual) == text
 
 
 def test_a_style_that_never_exclaims_ends_sentences_with_full_stops_but_keeps_quoted_ones() -> None:

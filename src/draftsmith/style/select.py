@@ -913,12 +913,24 @@ def calm(text: str, lang: str) -> str:
 
 def mechanical_edits(text: str, profile: P.StyleProfile) -> str:
     """The deterministic part of a style: exclamation marks as full stops in a style that never exclaims
-    (``calm``), and (English) contractions written out or contracted as the style does."""
+    (``calm``), and (English) contractions written out or contracted as the style does, unless that makes the text
+    fit the style less as a whole. (Casual contracts, but its wording counts "I" often and "I'll" seldom: "and I
+    will turn more poisonous…" scored 0.836 for it and, contracted, 0.796.)"""
     exclaims = profile.features.get("exclamations")
     if exclaims is not None and exclaims.mean <= EXCLAIM_BELOW:
         text = calm(text, profile.language)
-    if profile.language != "en":
+    stat = profile.features.get("contractions")
+    if profile.language != "en" or stat is None:
         return text
+    if stat.mean <= EXPAND_BELOW:
+        edited = expand_contractions(text)
+    elif stat.mean >= CONTRACT_ABOVE:
+        edited = contract(text)
+    else:
+        return text
+    if edited != text and _adherence(edited, profile, None) < _adherence(text, profile, None):
+        return text
+    return edited
     stat = profile.features.get("contractions")
     if stat is None:
         return text
