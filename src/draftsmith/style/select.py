@@ -931,11 +931,3 @@ def mechanical_edits(text: str, profile: P.StyleProfile) -> str:
     if edited != text and _adherence(edited, profile, None) < _adherence(text, profile, None):
         return text
     return edited
-    stat = profile.features.get("contractions")
-    if stat is None:
-        return text
-    if stat.mean <= EXPAND_BELOW:
-        return expand_contractions(text)
-    if stat.mean >= CONTRACT_ABOVE:
-        return contract(text)
-    return text
