@@ -36,14 +36,20 @@ def test_rewrite_of_a_long_text_with_an_echo_model_returns_the_text_exactly(engl
     assert result.text == english_5000  # nothing dropped, duplicated or reordered
     assert result.segments >= 5
     from draftsmith.style import features as F
-    from draftsmith.style.select import DEFAULT_CANDIDATES, MIN_SCORED
+    from draftsmith.style.select import DEFAULT_CANDIDATES, MIN_SCORED, MIN_SENTENCE, SENTENCE_DRAFTS
     from draftsmith.writing.segment import split_segments
 
     pieces = [english_5000[s.start : s.end] for s in split_segments(english_5000, rewrite.SEGMENT_CHARS)]
     short = sum(F.length(p, "en") < MIN_SCORED["en"] for p in pieces)  # one draft each, streamed as written
     assert len(pieces) == result.segments and short < len(pieces)
-    # each piece drafted N times, one chosen; an echo never fits the style better, so each gets a second round
+    # each piece drafted N times, one chosen; an echo never fits the style better, so each gets a second round and
+    # then, if it has two sentences or more, SENTENCE_DRAFTS drafts of each sentence long enough
     drafts = (len(pieces) - short) * DEFAULT_CANDIDATES * 2 + short
+    for piece in pieces:
+        sentences = rewrite._sentence_parts(piece, "en")[1::2]
+        if F.length(piece, "en") >= MIN_SCORED["en"] and len(sentences) > 1:
+            drafts += SENTENCE_DRAFTS * sum(F.length(s, "en") >= MIN_SENTENCE["en"] for s in sentences)
+    assert drafts > (len(pieces) - short) * DEFAULT_CANDIDATES * 2 + short
     assert len(model.calls) == drafts == result.style_adherence.drafts
     assert "".join(streamed) == english_5000  # what the CLI streams is what the result holds
     assert result.style == "casual" and result.language == "en"
