@@ -1259,7 +1259,7 @@ def test_the_real_model_restyles_a_piece_sentence_by_sentence_line_for_line() ->
     values = {**standard_vars("en", "formal", None), "style_guide": style_guide_for("formal", PATH, "en"), "text": PATH}
     params = template_params(tpl, None, seed=0, max_tokens=200)
     plain = select.mechanical_edits(PATH, formal)
-    out, drawn = rewrite._by_sentence(model, tpl, values, params, PATH, formal, plain, Tally(), range(2))
+    out, drawn = rewrite._by_sentence(model, tpl, values, params, PATH, formal, Tally(), range(2))
     assert drawn == 3 * 2  # two drafts of each of its three lines
     assert out is not None, "no sentence's draft of the real model fitted the formal style better"
     lines = out.splitlines()

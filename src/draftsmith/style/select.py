@@ -633,6 +633,13 @@ def restore_numbers(draft: str, source: str, lang: str) -> str | None:
     return _restore(draft, source, _NUMBER_WORD_ZH if zh else _NUMBER_WORD_EN, lambda w: bool(value(w)), put_back)
 
 
+def repaired(draft: str, source: str, lang: str) -> str:
+    """``draft`` with the pronouns (``restore_persons``) and numbers (``restore_numbers``) it changed put back."""
+    for restore in (restore_persons, restore_numbers):
+        draft = restore(draft, source, lang) or draft
+    return draft
+
+
 def repeats(text: str, source: str, lang: str) -> bool:
     """Whether ``text`` says something over and over that ``source`` does not: a sentence it has twice or more (as
     words, ignoring case and punctuation) more often than the source, or a content word more than twice as often as

@@ -181,7 +181,7 @@ def _best_of(
         n *= 2
     if retry and not _gains(scored, source):
         seeds = range(n, n + select.SENTENCE_DRAFTS)
-        by_sentence, drawn = _by_sentence(model, tpl, values, params, piece, profile, plain, tally, seeds)
+        by_sentence, drawn = _by_sentence(model, tpl, values, params, piece, profile, tally, seeds)
         n += drawn
         if by_sentence is not None:
             return by_sentence, n, "draft"
@@ -202,7 +202,6 @@ def _by_sentence(
     params: GenParams,
     piece: str,
     profile: StyleProfile,
-    plain: str,
     tally: Tally,
     seeds: range,
 ) -> tuple[str | None, int]:
@@ -234,8 +233,7 @@ def _by_sentence(
         drafts = _drafts(model, tpl, {**bolder, "text": sentence}, short, sentence, profile, seeds, tally)
         drawn += len(seeds)
         for draft in drafts:
-            for restore in (select.restore_persons, select.restore_numbers):
-                draft = restore(draft, sentence, lang) or draft
+            draft = select.repaired(draft, sentence, lang)
             draft = " ".join(draft.split()) if lang == "en" else "".join(x.strip() for x in draft.splitlines())
             # it must keep the sentence's content on its own, and say no more ("I love how playful this is!")
             if len(F.sentences(draft, lang)) == 1 and select.score(draft, profile, source=sentence).keeps():
@@ -252,7 +250,7 @@ def _by_sentence(
                     best, parts = scored, tried
         if best.adherence == before:
             break
-    if best.adherence <= edited or best.text == plain:
+    if best.adherence <= edited:  # no sentence's draft was taken
         return None, drawn
     return best.text, drawn
 
@@ -273,7 +271,7 @@ def _sentence_parts(piece: str, lang: str) -> list[str]:
             markup = _LINE_MARKUP.match(piece, a, b)
             a = markup.end() if markup else a
             text = piece[a:b]
-            if text.strip() and any(ch.isalnum() for ch in text):
+            if any(ch.isalnum() for ch in text):
                 spans.append((a + len(text) - len(text.lstrip()), a + len(text.rstrip())))
     if not spans:
         return [piece]
@@ -292,9 +290,7 @@ def _patched(drafts: list[str], piece: str, plain: str, profile: StyleProfile) -
     out: list[str] = []
     for draft in drafts:
         out.append(draft)
-        restored = draft
-        for restore in (select.restore_persons, select.restore_numbers):
-            restored = restore(restored, piece, profile.language) or restored
+        restored = select.repaired(draft, piece, profile.language)
         if restored != draft:
             restored = select.mechanical_edits(restored, profile)
             if restored not in out and restored != plain:
