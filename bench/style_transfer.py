@@ -271,7 +271,8 @@ def run_style(
         before.append(a)
         after.append(b)
         gains += b > a
-        mechanical_gains += b > a and out == select.mechanical_edits(text, profile)  # the text, edited, no draft
+        # the text, edited, no draft
+        mechanical_gains += b > a and out == select.mechanical_edits(text, profile, split=True)
         first_gains += P.adherence(row["first"], profile, as_length=n).score > a
         if heldout is not None:  # the same question against a profile learned from other texts of the style
             heldout_gains += (
@@ -311,7 +312,7 @@ def run_style(
 
 
 def _figures(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in result.items() if k != "outputs"}
+    return {k: v for k, v in result.items() if k not in ("inputs", "outputs")}
 
 
 def _pooled(per_style: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -362,7 +363,7 @@ def main() -> int:
         default=int(os.environ.get("DRAFTSMITH_N_THREADS", "1")),
         help="CPU threads per model (default 1, or $DRAFTSMITH_N_THREADS)",
     )
-    ap.add_argument("--save", type=Path, help="also write every output and figure to this JSON file")
+    ap.add_argument("--save", type=Path, help="also write every input, output and figure to this JSON file")
     ap.add_argument(
         "--cache",
         type=Path,
@@ -438,7 +439,7 @@ def main() -> int:
     for per_model in runs.values():
         for result in per_model.values():
             result["ppl"] = round(perplexity(scorer, result["outputs"]), 2)
-            key = tuple(result.pop("inputs"))  # the same inputs as the outputs
+            key = tuple(result["inputs"])  # the same inputs as the outputs
             if key not in input_ppl:
                 input_ppl[key] = round(perplexity(scorer, list(key)), 2)
             result["input_ppl"] = input_ppl[key]
