@@ -488,6 +488,33 @@ def test_a_style_that_never_exclaims_ends_sentences_with_full_stops_but_keeps_qu
     assert select.mechanical_edits("太好了！", store.load("zh-social", "zh")) == "太好了！"
 
 
+def test_a_sentence_of_two_clauses_is_split_where_the_style_writes_shorter_ones() -> None:
+    teeth = "I'd bet fourteen of my own teeth, but, I'm sorry to say, I only have four teeth, she's not fourteen."
+    servant = "I'll find your servant, and he'll update you now and then on your case as it stands here."
+    assert [teeth[a:b] for a, b in select.clause_breaks(teeth)] == [", "]
+    assert [servant[a:b] for a, b in select.clause_breaks(servant)] == [", "]
+    assert [x[a:b] for x in ["It was late; we went home."] for a, b in select.clause_breaks(x)] == ["; "]
+    for whole in (
+        "Tom, Mary, and I went home.",  # a list, not two clauses
+        "Look, and you'll see.",  # an order and what follows from it
+        "You can stay, but don't tell anyone.",  # the second clause has no subject of its own
+    ):
+        assert select.clause_breaks(whole) == ()
+    marketing = store.load("marketing", "en")  # sentences of about nine words
+    text = teeth + "\nWhether it's even or odd, on the night of Lammas Eve, she'll be fourteen."
+    split = select.mechanical_edits(text, marketing, split=True)
+    assert split == "I'd bet fourteen of my own teeth. But, I'm sorry to say, I only have four teeth, she's not " + (
+        "fourteen.\nWhether it's even or odd, on the night of Lammas Eve, she'll be fourteen."
+    )
+    assert P.adherence(split, marketing).score > P.adherence(text, marketing).score
+    assert select.mechanical_edits(text, marketing) == text  # a model's draft is not split
+    academic = store.load("academic", "en")  # long sentences: nothing to split
+    assert select.mechanical_edits(servant, academic, split=True) == select.mechanical_edits(servant, academic)
+    # the rewrite of a text no draft restyles is the text with the split (the fake model copies it)
+    result = rewrite.rewrite(FakeModel(text), text, style="marketing", seed=0, candidates=2)
+    assert result.text == split and result.style_adherence.after > result.style_adherence.before
+
+
 def _by_seed(drafts: list[str]):
     """A fake model whose answer depends on the sampling seed, as a real one's does."""
     return FakeModel(lambda messages, params: drafts[(params.seed or 0) % len(drafts)])
@@ -726,7 +753,7 @@ def test_a_rewrite_that_is_only_the_styles_mechanical_edits_says_so() -> None:
     assert result.text == edited and result.style_adherence.after > result.style_adherence.before
     assert result.warnings == [
         "no draft fit the style better than the text with the style's mechanical edits in 1 of 1 piece(s); they have "
-        "only those edits (contractions, exclamation marks)"
+        "only those edits (contractions, exclamation marks, long sentences split)"
     ]
     better = (
         "Give it to me. You are making a terrible racket outside, and Lady Olivia has told her man to throw you out."
@@ -1023,6 +1050,62 @@ def test_a_draft_that_says_things_over_and_over_does_not_keep_the_content() -> N
     )
 
 
+def test_a_draft_that_turns_a_command_into_a_statement_does_not_keep_the_form() -> None:
+    gate = "Have you spoken to him?\nSend your man away.\nPeter, wait for me at the gate."
+    assert select.commands(gate, "en") == 2
+    assert select.commands("Leave me and do what I told you to do.", "en") == 2  # two joined
+    assert select.commands("Don't ask to see this letter. Let's go.", "en") == 2
+    # a line that ends in a comma ends its sentence: verse
+    assert select.commands("Ask me tomorrow and you'll find me buried,\nI am done in this world, I know.", "en") == 1
+    for slip in (
+        "Peter, I'll wait for me at the gate.",  # (the 0.5B model's drafts for three styles)
+        "Peter, you will wait for me at the gate.",
+        "Peter is speaking with him, and he will leave for me at the gate.",
+    ):
+        assert select.commands(gate.replace("Peter, wait for me at the gate.", slip), "en") == 1
+        assert not select.keeps_form(gate.replace("Peter, wait for me at the gate.", slip), gate, "en")
+    assert not select.keeps_form("I give it to me!", "Give it to me!", "en")
+    assert not select.keeps_form("You are Pull out your tool now.", "Pull out your tool now.", "en")
+    for request in ("Peter, please wait for me at the gate.", "Could you wait for me at the gate, Peter?"):
+        assert select.keeps_form(gate.replace("Peter, wait for me at the gate.", request), gate, "en")
+    assert select.commands("请在门口等我。", "zh") == 0  # English only
+
+
+def test_a_draft_with_a_sentence_of_its_own_does_not_keep_the_content() -> None:
+    source = "Give it to me!\nLove will give me strength, and strength will help me accomplish this plan.\n" + (
+        "Goodbye, dear Father."
+    )
+    for note in (  # what the 1.5B model ended rewrites with on the report split
+        "Feel free to ask if you need any further assistance!",
+        "Is there anything specific you'd like me to do with this?",
+        "Remember, in formal contexts, it is important to use complete sentences and avoid contractions.",
+        "This maintains the original meaning, facts, names, and numbers while adhering to the style.",
+    ):
+        draft = source + "\n\n" + note
+        assert select.adds(draft, source, "en")
+        scored = select.score(draft, store.load("formal", "en"), source=source)
+        assert scored.content >= select.CONTENT_FLOOR and scored.coverage == 1.0 and scored.form  # all else holds
+        assert scored.adds and not scored.keeps()
+    assert not select.adds("Hey there! " + source, source, "en")  # too short to say anything of its own
+    banished = (
+        "Did you have no poison, no sharp knife, no weapon you could use to kill me quickly, nothing so disgraceful, "
+        "except banishment?\nOh Friar, damned souls use the word banishment to describe hell."
+    )
+    reworded = (  # a reworded sentence keeps some of its words
+        "Do you have anything to kill me quickly, not even a sharp knife or a poison? There's nothing so shameful as "
+        "being banished.\nOh Friar, how many souls use the word banishment to describe hell?"
+    )
+    assert not select.adds(reworded, banished, "en")
+    assert select.adds("会议推迟到周四。欢迎大家关注我们的公众号获取更多信息。", "会议推迟到周四。", "zh")
+    assert not select.adds("会议改到周四举行。哈哈！", "会议推迟到周四。", "zh")
+    note = source + "\n\nFeel free to ask if you need any further assistance!"
+    kept = (
+        "Give it to me.\nLove will give me strength, and strength will help me accomplish this plan.\nGoodbye, Father."
+    )
+    chosen = rewrite.rewrite(_by_seed([note, kept]), source, style="formal", seed=0, candidates=2).text
+    assert "assistance" not in chosen
+
+
 def test_rewrite_never_chooses_a_draft_that_changes_a_number() -> None:
     # "fourteen" → "four or five": too free a change for restore_numbers to put right (two numbers for one)
     four = "I bet fourteen of my own teeth, but, sadly, I only have four teeth. She is not four or five!"
@@ -1032,9 +1115,13 @@ def test_rewrite_never_chooses_a_draft_that_changes_a_number() -> None:
     assert select.score(four, marketing, TEETH).adherence >= select.score(kept, marketing, TEETH).adherence
     result = rewrite.rewrite(_by_seed([four, kept]), TEETH, style="marketing", seed=0, candidates=2)
     assert result.text != four
-    # the kept draft fits the style less than the text itself: the text stays as written
+    # the kept draft fits the style less than the text itself: the text stays as written, its first sentence split
     assert select.score(kept, marketing, TEETH).adherence < select.score(TEETH, marketing, TEETH).adherence
-    assert result.text == TEETH == select.mechanical_edits(TEETH, marketing)
+    assert (
+        result.text
+        == select.mechanical_edits(TEETH, marketing, split=True)
+        == TEETH.replace("teeth, but,", "teeth. But,")
+    )
     better = "I'd bet fourteen of my own teeth! Sorry to say, I only have four. She's not fourteen!"
     assert select.score(better, marketing, TEETH).adherence > select.score(TEETH, marketing, TEETH).adherence
     chosen = rewrite.rewrite(_by_seed([four, better]), TEETH, style="marketing", seed=0, candidates=2).text
