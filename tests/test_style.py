@@ -1383,6 +1383,29 @@ def test_the_real_model_writes_drafts_that_lose_the_question_and_none_is_chosen(
     assert all(s.text != result.text for s in lost)  # …and it was not chosen
 
 
+@pytest.mark.model
+def test_the_real_model_writes_drafts_that_turn_a_command_into_a_statement_and_none_is_chosen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from draftsmith.config import load_settings
+    from draftsmith.models.loader import load_model
+    from draftsmith.writing.base import clean_output
+
+    model = load_model("qwen2.5-0.5b", load_settings(n_threads=1))
+    raw = _record_drafts(monkeypatch, model)
+    text = "Give it to me!\nLove will give me strength, and strength will help me accomplish this plan.\n" + (
+        "Goodbye, dear Father."  # the report split of bench/style_transfer.py
+    )
+    humorous = store.load("humorous", "en")
+    result = rewrite.rewrite(model, text, style="humorous", seed=0, candidates=4)
+    assert select.keeps_form(result.text, text, "en") and select.commands(result.text, "en") >= 1, result.text
+    whole = raw[:8]  # the rounds of drafts of the whole piece (then, sentence by sentence)
+    drafts = [select.mechanical_edits(select.strip_added_markup(clean_output(r, text), text), humorous) for r in whole]
+    slips = [d for d in drafts if select.commands(d, "en") == 0 and select.coverage(d, text, "en") == 1.0]
+    assert slips, drafts  # the model did write such a draft, every line there ("Hey, dear son. Love will…")…
+    assert result.text not in slips  # …and none was chosen
+
+
 def test_contraction_hints_follow_how_much_the_style_contracts() -> None:
     talky = "Madam, I've come here to try to make you like him.\nOh, please, I'm begging you, don't mention him again."
     assert "Write out every contraction" in rewrite_hints_for(store.load("formal", "en"), talky)  # formal has none

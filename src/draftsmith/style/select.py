@@ -7,12 +7,14 @@ candidates and let the score choose. For a rewrite, a candidate must also keep t
 (small models often answer with one line of three, which chrF's recall alone lets through) and it must keep part of
 every sentence (``coverage``: at least ``COVERAGE_FLOOR`` of each source sentence's content words; dropping the
 sentence that does not fit a style would otherwise look like moving towards it) and it must keep the source's
-sentence form (``keeps_form``: no fewer questions, as many negations (a negated list counts once), the sentences in
+sentence form (``keeps_form``: no fewer questions, no fewer commands and questions together (``commands``), as
+many negations (a negated list counts once), the sentences in
 their order; a draft that turns "Have you spoken to him?" into "I have spoken to him.", drops a "not", answers
 before it asks or turns "give me strength" into "give you strength" (``keeps_persons``) says something else, however
 well it fits), state the same numbers (``keeps_numbers``: digits and number words normalised, "fourteen" ≡ "14" ≡
 十四; a draft that turns "she's not fourteen" into "she is not four" is refused) and not say a sentence or word over
-and over (``repeats``: small models loop, or write the text out twice, and still keep enough chrF); among those that
+and over (``repeats``: small models loop, or write the text out twice, and still keep enough chrF) nor say anything
+of its own (``adds``: "Feel free to ask if you need any further assistance!"); among those that
 do, the most adherent wins (ties: the one that keeps more). When none does, the one that keeps the most content
 wins. Labels, rules and bold that a model wraps around its answer (``**Formal version:**``, ``Here is the text
 rewritten…:``, ``---``), and notes about the rewrite before or after it (``In this marketing style, we would
