@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
@@ -278,7 +279,7 @@ def commands(text: str, lang: str) -> int:
         return verb.dep_ in _CLAUSE_HEADS and telling(verb) and (verb.dep_ != "conj" or command(verb.head))
 
     # a line that ends in a comma (verse, dialogue) still ends its sentence
-    return sum(command(word) for line in text.splitlines() if line.strip() for word in nlp(line))
+    return sum(command(word) for line in text.splitlines() if line.strip() for word in _parse(nlp, line))
 
 
 # The text between two negations that are one negated list: "no poison, no knife, (and|or) no weapon" (a comma,
@@ -1025,7 +1026,7 @@ def clause_breaks(text: str) -> tuple[tuple[int, int], ...]:
     nlp = _parser()
     if nlp is None or not text.strip():
         return ()
-    doc = nlp(text)
+    doc = _parse(nlp, text)
     out: list[tuple[int, int]] = []
 
     def has_subject(verb: Any) -> bool:
@@ -1074,6 +1075,14 @@ def _split_long(text: str, profile: P.StyleProfile) -> str:
         if score > best:
             text, best = split, score
     return text
+
+
+_PARSE_LOCK = threading.Lock()  # the server rewrites in threads; a spaCy pipeline is not documented thread-safe
+
+
+def _parse(nlp: Any, text: str) -> Any:
+    with _PARSE_LOCK:
+        return nlp(text)
 
 
 @lru_cache(maxsize=1)
