@@ -344,10 +344,10 @@ def keeps_form(text: str, source: str, lang: str) -> bool:
     markers or code fences the source does not have (``Question: … Response: …``, speaker names: a script, not the
     text; ``- Have you spoken to him?``: a list, not the text), its pronouns' persons (``keeps_persons``: "wait for
     me" is not "I'll wait for you") and its sentences in the source's order (``keeps_order``)."""
-    asked = questions(text, lang)
+    asked, source_asked = questions(text, lang), questions(source, lang)
     return (
-        asked >= questions(source, lang)
-        and asked + commands(text, lang) >= questions(source, lang) + commands(source, lang)
+        asked >= source_asked
+        and asked + commands(text, lang) >= source_asked + commands(source, lang)
         and negated_lists(text, lang) == negated_lists(source, lang)
         and negations(text, lang) <= negations(source, lang)
         and labels(text, lang) <= labels(source, lang)

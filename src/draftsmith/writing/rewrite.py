@@ -169,6 +169,7 @@ def _best_of(
     content ("edits"), or that because none did ("none")."""
     source = select.score(piece, profile, source=piece).adherence
     plain = select.mechanical_edits(piece, profile, split=True)
+    fit = source if plain == piece else select.score(plain, profile, source=piece).adherence  # the bar to beat
     drafts = _patched(_drafts(model, tpl, values, params, piece, profile, range(n), tally), piece, plain, profile)
     scored = [select.score(d, profile, source=piece) for d in drafts]
     if retry and not _gains(scored, source):
@@ -183,20 +184,16 @@ def _best_of(
         seeds = range(n, n + select.SENTENCE_DRAFTS)
         by_sentence, drawn = _by_sentence(model, tpl, values, params, piece, profile, tally, seeds)
         n += drawn
-        if by_sentence is not None and _adherence(by_sentence, piece, profile) > _adherence(plain, piece, profile):
+        if by_sentence is not None and select.score(by_sentence, profile, source=piece).adherence > fit:
             return by_sentence, n, "draft"
     if not drafts:
         return require_output("", model, "rewrite"), n, "none"
     best = select.choose(scored)
     if not scored[best].keeps():
         return plain, n, "none"
-    if scored[best].adherence <= _adherence(plain, piece, profile):
+    if scored[best].adherence <= fit:
         return plain, n, "edits"  # the best draft fits the style no better than the text: a reworded text for nothing
     return drafts[best], n, "draft"
-
-
-def _adherence(text: str, piece: str, profile: StyleProfile) -> float:
-    return select.score(text, profile, source=piece).adherence
 
 
 def _by_sentence(
